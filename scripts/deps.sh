@@ -10,6 +10,7 @@ PKGS=(
   libcurl4-openssl-dev libpq-dev libcmocka-dev
   postgresql-15 chromium
   wrk nginx curl
+  nats-server mosquitto libnginx-mod-nchan
 )
 
 missing=()

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* ---------------------------------------------------------------- errors */
 
 /* Every fallible function returns 0 or one of these (negative) codes. */
@@ -116,6 +118,12 @@ void rt_buf_consume(rt_buf_t *b, size_t n);
 /* Appends s as a JSON string literal (quotes and escapes included). */
 void rt_buf_append_json_str(rt_buf_t *b, const char *s, size_t n);
 
+/*
+ * Appends j as compact JSON. Unlike json_dumps(), reals use the shortest text
+ * that reads back to the same double (0.1, not 0.10000000000000001).
+ */
+void rt_buf_append_json(rt_buf_t *b, const json_t *j);
+
 /* Hands the storage to the caller (caller frees with rt_free()) and resets b. */
 char *rt_buf_steal(rt_buf_t *b, size_t *len);
 
@@ -135,6 +143,57 @@ typedef struct rt_rc_s {
 rt_rc_t *rt_rc_new(size_t len);
 rt_rc_t *rt_rc_retain(rt_rc_t *rc);
 void rt_rc_release(rt_rc_t *rc);
+
+/* ------------------------------------------------------------ string map */
+
+/*
+ * An open-addressing hash map from NUL-terminated string keys to pointers.
+ * Keys are copied; values are borrowed (the map never frees them). Not
+ * thread-safe: the owner serialises access.
+ */
+typedef struct rt_map_s {
+    struct rt_map_slot_s *slots;
+    size_t cap; /* power of two, or 0 */
+    size_t len;
+    size_t tombs;
+} rt_map_t;
+
+void rt_map_init(rt_map_t *m);
+void rt_map_close(rt_map_t *m);
+void *rt_map_get(const rt_map_t *m, const char *key);
+/* Sets key to value (replacing any previous value, which is returned). */
+void *rt_map_put(rt_map_t *m, const char *key, void *value);
+/* Removes key; returns its value or NULL. */
+void *rt_map_del(rt_map_t *m, const char *key);
+/* Iterates: start with *it = 0; returns 0 at the end. */
+int rt_map_next(const rt_map_t *m, size_t *it, const char **key, void **value);
+
+/* ---------------------------------------------------------------- metrics */
+
+/*
+ * Process-wide Prometheus metrics. A counter or gauge is named once with its
+ * labels (`rt_http_requests_total{route="/v1/apps",status="201"}`) and lives
+ * for the life of the process; updates are lock-free atomics.
+ */
+typedef struct rt_metric_s rt_metric_t;
+
+/* Finds or creates the series `name{labels}` (labels may be ""); type is
+ * "counter" or "gauge". Thread-safe; cache the pointer on hot paths. */
+rt_metric_t *rt_metric_get(const char *name, const char *labels, const char *type,
+                           const char *help);
+void rt_metric_add(rt_metric_t *m, int64_t delta);
+void rt_metric_set(rt_metric_t *m, int64_t value);
+int64_t rt_metric_value(const rt_metric_t *m);
+
+#define RT_HISTO_BUCKETS 14
+
+/* A latency histogram in seconds with fixed buckets 0.0001 .. 10 s. */
+typedef struct rt_histo_s rt_histo_t;
+rt_histo_t *rt_histo_get(const char *name, const char *labels, const char *help);
+void rt_histo_observe_ns(rt_histo_t *h, uint64_t ns);
+
+/* Appends every series in Prometheus text format 0.0.4. */
+void rt_metrics_render(rt_buf_t *out);
 
 /* ----------------------------------------------------------------- text */
 

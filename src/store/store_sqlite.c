@@ -1,0 +1,568 @@
+/*
+ * This file implements the storage interface on embedded SQLite: the schema
+ * migrations, the writer thread with group commit, and a small pool of read
+ * connections. The database runs in WAL mode, so reads never wait for the
+ * writer and the writer never waits for reads.
+ *
+ * Group commit: producers append jobs to a queue; the writer takes everything
+ * queued (up to RT_STORE_MAX_BATCH_JOBS), wraps it in one transaction with a
+ * savepoint per job (so one bad job does not sink its neighbours), commits,
+ * and only then runs the completion callbacks in submission order.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ============================================================= SQL and schema */
+
+/* Each migration moves the schema from version i to i+1; never edit one that
+ * has shipped, append a new one instead. */
+static const char *const migrations[] = {
+    /* 1: tenants, keys, topics, event log, schemas */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE apps(id TEXT PRIMARY KEY, name TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE envs(app TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,"
+    "  signing_secret TEXT NOT NULL, created_ms INTEGER NOT NULL, PRIMARY KEY(app, id));"
+    "CREATE TABLE keys(id TEXT PRIMARY KEY, app TEXT NOT NULL, env TEXT NOT NULL,"
+    "  name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, revoked_ms INTEGER);"
+    "CREATE TABLE topics(tid INTEGER PRIMARY KEY, app TEXT NOT NULL, env TEXT NOT NULL,"
+    "  name TEXT NOT NULL, description TEXT NOT NULL, retention_ms INTEGER NOT NULL,"
+    "  retention_count INTEGER NOT NULL, active_schema_version INTEGER NOT NULL,"
+    "  compatibility TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL DEFAULT 0, UNIQUE(app, env, name));"
+    "CREATE TABLE events(tid INTEGER NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL, envelope TEXT NOT NULL, PRIMARY KEY(tid, seq)) WITHOUT ROWID;"
+    "CREATE TABLE schemas(tid INTEGER NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, PRIMARY KEY(tid, version));",
+};
+
+static const char *const op_sql[RT_STORE_OP_COUNT] = {
+    [RT_STORE_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+                          " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [RT_STORE_APP_PUT] = "INSERT INTO apps(id, name, created_ms) VALUES(?1, ?2, ?3)"
+                         " ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+    [RT_STORE_APP_DEL] =
+        "DELETE FROM events WHERE tid IN (SELECT tid FROM topics WHERE app = ?1);"
+        "DELETE FROM schemas WHERE tid IN (SELECT tid FROM topics WHERE app = ?1);"
+        "DELETE FROM topics WHERE app = ?1; DELETE FROM keys WHERE app = ?1;"
+        "DELETE FROM envs WHERE app = ?1; DELETE FROM apps WHERE id = ?1",
+    [RT_STORE_ENV_PUT] = "INSERT INTO envs(app, id, name, signing_secret, created_ms)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(app, id) DO UPDATE SET"
+                         " name = excluded.name",
+    [RT_STORE_ENV_DEL] =
+        "DELETE FROM events WHERE tid IN (SELECT tid FROM topics WHERE app = ?1 AND env = ?2);"
+        "DELETE FROM schemas WHERE tid IN (SELECT tid FROM topics WHERE app = ?1 AND env = ?2);"
+        "DELETE FROM topics WHERE app = ?1 AND env = ?2;"
+        "DELETE FROM keys WHERE app = ?1 AND env = ?2;"
+        "DELETE FROM envs WHERE app = ?1 AND id = ?2",
+    [RT_STORE_KEY_PUT] = "INSERT INTO keys(id, app, env, name, hash, prefix, created_ms)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [RT_STORE_KEY_REVOKE] = "UPDATE keys SET revoked_ms = ?2 WHERE id = ?1",
+    [RT_STORE_TOPIC_PUT] =
+        "INSERT INTO topics(tid, app, env, name, description, retention_ms, retention_count,"
+        " active_schema_version, compatibility, created_ms)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(tid) DO UPDATE SET"
+        " description = excluded.description, retention_ms = excluded.retention_ms,"
+        " retention_count = excluded.retention_count,"
+        " active_schema_version = excluded.active_schema_version,"
+        " compatibility = excluded.compatibility",
+    [RT_STORE_TOPIC_DEL] = "DELETE FROM events WHERE tid = ?1; DELETE FROM schemas WHERE tid = ?1;"
+                           "DELETE FROM topics WHERE tid = ?1",
+    [RT_STORE_EVENT_APPEND] =
+        "INSERT INTO events(tid, seq, id, time_ms, envelope) VALUES(?1, ?2, ?3, ?4, ?5)",
+    /* The topic remembers its highest seq before old events go, so a restart
+     * after the log was trimmed empty continues the sequence. */
+    [RT_STORE_EVENT_TRIM] =
+        "UPDATE topics SET seq = MAX(seq, IFNULL((SELECT MAX(seq) FROM events WHERE tid = ?1), 0))"
+        " WHERE tid = ?1;"
+        "DELETE FROM events WHERE tid = ?1 AND (seq <= ?2 OR time_ms < ?3)",
+    [RT_STORE_SCHEMA_PUT] =
+        "INSERT INTO schemas(tid, version, body, created_ms) VALUES(?1, ?2, ?3, ?4)",
+    [RT_STORE_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [RT_STORE_APPS_ALL] = "SELECT id, name, created_ms FROM apps ORDER BY id",
+    [RT_STORE_ENVS_ALL] =
+        "SELECT app, id, name, signing_secret, created_ms FROM envs ORDER BY app, id",
+    [RT_STORE_KEYS_ALL] = "SELECT id, app, env, name, hash, prefix, created_ms, revoked_ms"
+                          " FROM keys ORDER BY id",
+    [RT_STORE_TOPICS_ALL] =
+        "SELECT t.tid, t.app, t.env, t.name, t.description, t.retention_ms, t.retention_count,"
+        " t.active_schema_version, t.compatibility, t.created_ms,"
+        " MAX(t.seq, IFNULL((SELECT MAX(e.seq) FROM events e WHERE e.tid = t.tid), 0))"
+        " FROM topics t ORDER BY t.tid",
+    [RT_STORE_EVENTS_RANGE] =
+        "SELECT seq, envelope FROM events WHERE tid = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [RT_STORE_SCHEMAS_ALL] =
+        "SELECT tid, version, body, created_ms FROM schemas ORDER BY tid, version",
+};
+
+/* ================================================================ types */
+
+typedef struct job_s {
+    struct job_s *next;
+    rt_store_done_fn done;
+    void *arg;
+    int n;
+    int status;
+    rt_store_write_t writes[]; /* n entries */
+} job_t;
+
+/* A read connection with its prepared statements, cached per operation. */
+typedef struct reader_s {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[RT_STORE_OP_COUNT];
+} reader_t;
+
+struct rt_store_s {
+    char *path;
+    rt_store_fsync_t fsync_mode;
+    sqlite3 *wdb; /* writer connection: only the writer thread touches it after open */
+    int schema_version;
+    atomic_int healthy;
+
+    pthread_t writer;
+    pthread_mutex_t lock; /* guards the queue and stopping */
+    pthread_cond_t cond;
+    job_t *head, **tail;
+    int stopping;
+
+    pthread_mutex_t readers_lock; /* guards the reader pool */
+    reader_t *free_readers[RT_STORE_READERS_MAX];
+    int nfree;
+
+    rt_histo_t *commit_latency;
+    rt_metric_t *commits;
+    rt_metric_t *commit_failures;
+};
+
+struct rt_store_row_s {
+    sqlite3_stmt *stmt;
+};
+
+rt_store_val_t rt_store_text(const char *s)
+{
+    rt_store_val_t v = {s ? RT_STORE_TEXT : RT_STORE_NULL, 0, s, s ? strlen(s) : 0};
+    return v;
+}
+
+rt_store_val_t rt_store_textn(const char *s, size_t len)
+{
+    rt_store_val_t v = {RT_STORE_TEXT, 0, s, len};
+    return v;
+}
+
+/* ============================================================= connections */
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        rt_log_error("store_sql_failed", "error=\"%s\"", err ? err : sqlite3_errmsg(db));
+        sqlite3_free(err);
+        return RT_EIO;
+    }
+    return 0;
+}
+
+static int open_conn(const rt_store_t *s, int readonly, sqlite3 **out)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(s->path, &db, flags, NULL) != SQLITE_OK) {
+        rt_log_error("store_open_failed", "path=%s error=\"%s\"", s->path,
+                     db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return RT_EIO;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    const char *pragmas = s->fsync_mode == RT_STORE_FSYNC_ALWAYS
+                              ? "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
+                              : "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;";
+    if (exec_sql(db, pragmas) != 0) {
+        sqlite3_close(db);
+        return RT_EIO;
+    }
+    *out = db;
+    return 0;
+}
+
+static int read_user_version(sqlite3 *db, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return RT_EIO;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : RT_EIO;
+}
+
+/* Runs every migration past the stored version, each in its own transaction
+ * together with the version bump, so a crash mid-way resumes cleanly. */
+static int migrate(rt_store_t *s)
+{
+    int version = 0;
+    if (read_user_version(s->wdb, &version) != 0)
+        return RT_EIO;
+    int target = (int)RT_ARRAY_LEN(migrations);
+    if (version > target) {
+        rt_log_error("store_too_new", "path=%s schema_version=%d supported=%d", s->path, version,
+                     target);
+        return RT_EIO;
+    }
+    for (int v = version; v < target; v++) {
+        char bump[64];
+        snprintf(bump, sizeof(bump), "PRAGMA user_version=%d;", v + 1);
+        if (exec_sql(s->wdb, "BEGIN IMMEDIATE") != 0)
+            return RT_EIO;
+        if (exec_sql(s->wdb, migrations[v]) != 0 || exec_sql(s->wdb, bump) != 0) {
+            exec_sql(s->wdb, "ROLLBACK");
+            return RT_EIO;
+        }
+        if (exec_sql(s->wdb, "COMMIT") != 0)
+            return RT_EIO;
+        rt_log_info("store_migrated", "path=%s schema_version=%d", s->path, v + 1);
+    }
+    s->schema_version = target;
+    return 0;
+}
+
+/* =============================================================== writes */
+
+static int bind_vals(sqlite3_stmt *st, const rt_store_val_t *vals, int n)
+{
+    int params = sqlite3_bind_parameter_count(st);
+    for (int i = 0; i < n && i < params; i++) {
+        const rt_store_val_t *v = &vals[i];
+        int rc;
+        if (v->type == RT_STORE_INT)
+            rc = sqlite3_bind_int64(st, i + 1, v->i);
+        else if (v->type == RT_STORE_TEXT)
+            rc = sqlite3_bind_text(st, i + 1, v->s, (int)v->len, SQLITE_STATIC);
+        else
+            rc = sqlite3_bind_null(st, i + 1);
+        if (rc != SQLITE_OK)
+            return RT_EIO;
+    }
+    return 0;
+}
+
+/* Runs every statement of one operation's SQL (some are several statements). */
+static int run_write(sqlite3 *db, const rt_store_write_t *w)
+{
+    const char *sql = op_sql[w->op];
+    while (sql && *sql) {
+        sqlite3_stmt *st = NULL;
+        const char *tail = NULL;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, &tail) != SQLITE_OK) {
+            rt_log_error("store_prepare_failed", "op=%d error=\"%s\"", (int)w->op,
+                         sqlite3_errmsg(db));
+            return RT_EIO;
+        }
+        if (st == NULL)
+            break;
+        int rc = bind_vals(st, w->vals, w->nvals);
+        int step = rc == 0 ? sqlite3_step(st) : SQLITE_ERROR;
+        if (step != SQLITE_DONE && step != SQLITE_ROW) {
+            int ext = sqlite3_extended_errcode(db);
+            rt_log_warn("store_write_failed", "op=%d error=\"%s\"", (int)w->op, sqlite3_errmsg(db));
+            sqlite3_finalize(st);
+            return ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE
+                       ? RT_EEXIST
+                       : RT_EIO;
+        }
+        sqlite3_finalize(st);
+        sql = tail;
+    }
+    return 0;
+}
+
+static void run_job(rt_store_t *s, job_t *j)
+{
+    if (exec_sql(s->wdb, "SAVEPOINT job") != 0) {
+        j->status = RT_EIO;
+        return;
+    }
+    j->status = 0;
+    for (int i = 0; i < j->n && j->status == 0; i++)
+        j->status = run_write(s->wdb, &j->writes[i]);
+    if (j->status != 0)
+        exec_sql(s->wdb, "ROLLBACK TO job");
+    exec_sql(s->wdb, "RELEASE job");
+}
+
+static job_t *take_batch(rt_store_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    while (s->head == NULL && !s->stopping)
+        pthread_cond_wait(&s->cond, &s->lock);
+    job_t *batch = s->head, *last = NULL;
+    int n = 0;
+    for (job_t *j = batch; j && n < RT_STORE_MAX_BATCH_JOBS; j = j->next, n++)
+        last = j;
+    if (last) {
+        s->head = last->next;
+        last->next = NULL;
+        if (s->head == NULL)
+            s->tail = &s->head;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return batch;
+}
+
+static void commit_batch(rt_store_t *s, job_t *batch)
+{
+    uint64_t t0 = rt_mono_ns();
+    int status = exec_sql(s->wdb, "BEGIN IMMEDIATE");
+    if (status == 0) {
+        for (job_t *j = batch; j; j = j->next)
+            run_job(s, j);
+        status = exec_sql(s->wdb, "COMMIT");
+        if (status != 0)
+            exec_sql(s->wdb, "ROLLBACK");
+    }
+    rt_histo_observe_ns(s->commit_latency, rt_mono_ns() - t0);
+    rt_metric_add(s->commits, 1);
+    if (status != 0) {
+        /* Nothing of this batch is durable: tell every producer, and stop
+         * claiming readiness, since seqs handed out may now have a gap. */
+        atomic_store(&s->healthy, 0);
+        rt_metric_add(s->commit_failures, 1);
+    }
+    while (batch) {
+        job_t *next = batch->next;
+        if (batch->done)
+            batch->done(batch->arg, status != 0 ? status : batch->status);
+        rt_free(batch);
+        batch = next;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    rt_store_t *s = arg;
+    for (;;) {
+        job_t *batch = take_batch(s);
+        if (batch == NULL)
+            break; /* stopping and drained */
+        commit_batch(s, batch);
+    }
+    return NULL;
+}
+
+int rt_store_submit(rt_store_t *s, const rt_store_write_t *writes, int n, rt_store_done_fn done,
+                    void *arg)
+{
+    rt_assert(n > 0);
+    /* Text values are copied behind the job in the same allocation, so that
+     * callers need not keep anything alive until the commit. */
+    size_t text = 0;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < writes[i].nvals; k++) {
+            if (writes[i].vals[k].type == RT_STORE_TEXT)
+                text += writes[i].vals[k].len;
+        }
+    }
+    size_t head = sizeof(job_t) + (size_t)n * sizeof(rt_store_write_t);
+    job_t *j = rt_malloc(head + text + 1);
+    j->next = NULL;
+    j->done = done;
+    j->arg = arg;
+    j->n = n;
+    j->status = 0;
+    memcpy(j->writes, writes, (size_t)n * sizeof(rt_store_write_t));
+    char *p = (char *)j + head;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < j->writes[i].nvals; k++) {
+            rt_store_val_t *v = &j->writes[i].vals[k];
+            if (v->type != RT_STORE_TEXT)
+                continue;
+            if (v->len)
+                memcpy(p, v->s, v->len);
+            v->s = p;
+            p += v->len;
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->lock);
+        rt_free(j);
+        return RT_ESTATE;
+    }
+    *s->tail = j;
+    s->tail = &j->next;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+/* ================================================================ reads */
+
+static reader_t *reader_get(rt_store_t *s)
+{
+    pthread_mutex_lock(&s->readers_lock);
+    reader_t *r = s->nfree > 0 ? s->free_readers[--s->nfree] : NULL;
+    pthread_mutex_unlock(&s->readers_lock);
+    if (r)
+        return r;
+    r = rt_calloc(1, sizeof(*r));
+    if (open_conn(s, 1, &r->db) != 0) {
+        rt_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void reader_free(reader_t *r)
+{
+    for (int i = 0; i < RT_STORE_OP_COUNT; i++)
+        sqlite3_finalize(r->stmts[i]);
+    sqlite3_close(r->db);
+    rt_free(r);
+}
+
+static void reader_put(rt_store_t *s, reader_t *r)
+{
+    pthread_mutex_lock(&s->readers_lock);
+    if (s->nfree < RT_STORE_READERS_MAX) {
+        s->free_readers[s->nfree++] = r;
+        r = NULL;
+    }
+    pthread_mutex_unlock(&s->readers_lock);
+    if (r)
+        reader_free(r);
+}
+
+int rt_store_read(rt_store_t *s, rt_store_op_t op, const rt_store_val_t *vals, int nvals,
+                  rt_store_row_fn fn, void *arg)
+{
+    reader_t *r = reader_get(s);
+    if (r == NULL)
+        return RT_EIO;
+    int status = 0;
+    sqlite3_stmt *st = r->stmts[op];
+    if (st == NULL &&
+        sqlite3_prepare_v3(r->db, op_sql[op], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+            SQLITE_OK) {
+        rt_log_error("store_prepare_failed", "op=%d error=\"%s\"", (int)op, sqlite3_errmsg(r->db));
+        status = RT_EIO;
+        goto out;
+    }
+    r->stmts[op] = st;
+    if (bind_vals(st, vals, nvals) != 0) {
+        status = RT_EIO;
+        goto reset;
+    }
+    rt_store_row_t row = {st};
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (fn(arg, &row))
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        rt_log_error("store_read_failed", "op=%d error=\"%s\"", (int)op, sqlite3_errmsg(r->db));
+        status = RT_EIO;
+    }
+reset:
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+out:
+    reader_put(s, r);
+    return status;
+}
+
+int64_t rt_store_row_int(const rt_store_row_t *row, int col)
+{
+    return sqlite3_column_int64(row->stmt, col);
+}
+
+const char *rt_store_row_text(const rt_store_row_t *row, int col, size_t *len)
+{
+    const char *t = (const char *)sqlite3_column_text(row->stmt, col);
+    if (len)
+        *len = t ? (size_t)sqlite3_column_bytes(row->stmt, col) : 0;
+    return t;
+}
+
+int rt_store_row_is_null(const rt_store_row_t *row, int col)
+{
+    return sqlite3_column_type(row->stmt, col) == SQLITE_NULL;
+}
+
+/* ============================================================ lifecycle */
+
+int rt_store_open(const char *dir, rt_store_fsync_t fsync_mode, rt_store_t **out)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        rt_log_error("store_mkdir_failed", "dir=%s error=\"%s\"", dir, strerror(errno));
+        return RT_EIO;
+    }
+    rt_store_t *s = rt_calloc(1, sizeof(*s));
+    rt_buf_t path;
+    rt_buf_init(&path);
+    rt_buf_appendf(&path, "%s/realtime.db", dir);
+    s->path = rt_buf_steal(&path, NULL);
+    s->fsync_mode = fsync_mode;
+    s->tail = &s->head;
+    atomic_init(&s->healthy, 1);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    pthread_mutex_init(&s->readers_lock, NULL);
+    s->commit_latency = rt_histo_get("rt_store_commit_seconds", "",
+                                     "Latency of one storage group commit");
+    s->commits = rt_metric_get("rt_store_commits_total", "", "counter", "Storage group commits");
+    s->commit_failures = rt_metric_get("rt_store_commit_failures_total", "", "counter",
+                                       "Storage group commits that failed");
+
+    if (open_conn(s, 0, &s->wdb) != 0)
+        goto err;
+    if (exec_sql(s->wdb, "PRAGMA journal_mode=WAL") != 0 || migrate(s) != 0)
+        goto err;
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
+        goto err;
+    *out = s;
+    return 0;
+err:
+    sqlite3_close(s->wdb);
+    rt_free(s->path);
+    rt_free(s);
+    return RT_EIO;
+}
+
+void rt_store_close(rt_store_t *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->writer, NULL);
+    for (int i = 0; i < s->nfree; i++)
+        reader_free(s->free_readers[i]);
+    /* A checkpoint on close keeps the WAL file from growing across restarts. */
+    exec_sql(s->wdb, "PRAGMA wal_checkpoint(TRUNCATE)");
+    sqlite3_close(s->wdb);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->readers_lock);
+    rt_free(s->path);
+    rt_free(s);
+}
+
+int rt_store_schema_version(rt_store_t *s)
+{
+    return s->schema_version;
+}
+
+int rt_store_healthy(rt_store_t *s)
+{
+    return atomic_load(&s->healthy);
+}

@@ -1,0 +1,36 @@
+/*
+ * topics_internal.h - private to src/topics: the hub and the per-worker
+ * subscription index.
+ */
+#ifndef RT_TOPICS_INTERNAL_H
+#define RT_TOPICS_INTERNAL_H
+
+#include "topics/topics.h"
+
+/* One worker's subscription index. Touched only on that worker's thread,
+ * except nsubs, read by the writer thread to skip idle workers. */
+typedef struct {
+    rt_topics_t *hub;
+    rt_worker_t *worker;
+    rt_map_t exact;    /* "app/env/topic" -> first rt_sub_t */
+    rt_map_t patterns; /* "app/env" -> first pattern rt_sub_t */
+    atomic_long nsubs;
+    uv_timer_t retention; /* worker 0 only */
+    int retention_on;
+} local_t;
+
+struct rt_topics_s {
+    rt_registry_t *registry;
+    rt_server_t *server;
+    local_t *locals; /* one per worker */
+    int nlocals;
+    rt_histo_t *publish_latency;
+    rt_metric_t *m_deliveries;
+    rt_metric_t *m_subscriptions;
+};
+
+/* Writer thread: posts ev to every worker that has subscribers. */
+void rt_topics_fanout(rt_topics_t *h, rt_event_t *ev);
+void rt_topics_retention_sweep(rt_topics_t *h);
+
+#endif
