@@ -385,7 +385,7 @@ out:
     rt_registry_close(registry);
     rt_free(generated);
     if (status == 0)
-        rt_log_info("stopped", "");
+        rt_log_info("stopped", "status=%d", status);
     return status;
 }
 

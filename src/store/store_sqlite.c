@@ -122,6 +122,10 @@ struct rt_store_s {
     char *path;
     rt_store_fsync_t fsync_mode;
     sqlite3 *wdb; /* writer connection: only the writer thread touches it after open */
+    /* the writer's prepared statements: single-statement operations, and the
+     * savepoint commands run around every job */
+    sqlite3_stmt *wstmts[RT_STORE_OP_COUNT];
+    sqlite3_stmt *sp_begin, *sp_release, *sp_rollback;
     int schema_version;
     atomic_int healthy;
 
@@ -254,48 +258,73 @@ static int bind_vals(sqlite3_stmt *st, const rt_store_val_t *vals, int n)
     return 0;
 }
 
-/* Runs every statement of one operation's SQL (some are several statements). */
-static int run_write(sqlite3 *db, const rt_store_write_t *w)
+static int step_write(sqlite3 *db, sqlite3_stmt *st, const rt_store_write_t *w)
 {
+    int rc = bind_vals(st, w->vals, w->nvals);
+    int step = rc == 0 ? sqlite3_step(st) : SQLITE_ERROR;
+    int ext = sqlite3_extended_errcode(db);
+    if (step == SQLITE_DONE || step == SQLITE_ROW)
+        return 0;
+    rt_log_warn("store_write_failed", "op=%d error=\"%s\"", (int)w->op, sqlite3_errmsg(db));
+    return ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE ? RT_EEXIST
+                                                                                  : RT_EIO;
+}
+
+/* Runs one operation. Single-statement operations use a statement prepared
+ * once; the few with several statements (cascading deletes) are prepared on
+ * the spot. */
+static int run_write(rt_store_t *s, const rt_store_write_t *w)
+{
+    sqlite3 *db = s->wdb;
     const char *sql = op_sql[w->op];
+    const char *tail = NULL;
+    sqlite3_stmt *st = s->wstmts[w->op];
+    if (st) {
+        int rc = step_write(db, st, w);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return rc;
+    }
     while (sql && *sql) {
-        sqlite3_stmt *st = NULL;
-        const char *tail = NULL;
-        if (sqlite3_prepare_v2(db, sql, -1, &st, &tail) != SQLITE_OK) {
+        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, &tail) != SQLITE_OK) {
             rt_log_error("store_prepare_failed", "op=%d error=\"%s\"", (int)w->op,
                          sqlite3_errmsg(db));
             return RT_EIO;
         }
         if (st == NULL)
             break;
-        int rc = bind_vals(st, w->vals, w->nvals);
-        int step = rc == 0 ? sqlite3_step(st) : SQLITE_ERROR;
-        if (step != SQLITE_DONE && step != SQLITE_ROW) {
-            int ext = sqlite3_extended_errcode(db);
-            rt_log_warn("store_write_failed", "op=%d error=\"%s\"", (int)w->op, sqlite3_errmsg(db));
-            sqlite3_finalize(st);
-            return ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE
-                       ? RT_EEXIST
-                       : RT_EIO;
+        if (sql == op_sql[w->op] && (tail == NULL || *tail == '\0')) {
+            s->wstmts[w->op] = st; /* the whole operation: keep it */
+            return run_write(s, w);
         }
+        int rc = step_write(db, st, w);
         sqlite3_finalize(st);
+        if (rc != 0)
+            return rc;
         sql = tail;
     }
     return 0;
 }
 
+static int run_stmt(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : RT_EIO;
+}
+
 static void run_job(rt_store_t *s, job_t *j)
 {
-    if (exec_sql(s->wdb, "SAVEPOINT job") != 0) {
+    if (run_stmt(s->sp_begin) != 0) {
         j->status = RT_EIO;
         return;
     }
     j->status = 0;
     for (int i = 0; i < j->n && j->status == 0; i++)
-        j->status = run_write(s->wdb, &j->writes[i]);
+        j->status = run_write(s, &j->writes[i]);
     if (j->status != 0)
-        exec_sql(s->wdb, "ROLLBACK TO job");
-    exec_sql(s->wdb, "RELEASE job");
+        run_stmt(s->sp_rollback);
+    run_stmt(s->sp_release);
 }
 
 static job_t *take_batch(rt_store_t *s)
@@ -498,6 +527,15 @@ int rt_store_row_is_null(const rt_store_row_t *row, int col)
 
 /* ============================================================ lifecycle */
 
+static void close_writer_stmts(rt_store_t *s)
+{
+    for (int i = 0; i < RT_STORE_OP_COUNT; i++)
+        sqlite3_finalize(s->wstmts[i]);
+    sqlite3_finalize(s->sp_begin);
+    sqlite3_finalize(s->sp_release);
+    sqlite3_finalize(s->sp_rollback);
+}
+
 int rt_store_open(const char *dir, rt_store_fsync_t fsync_mode, rt_store_t **out)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -525,11 +563,16 @@ int rt_store_open(const char *dir, rt_store_fsync_t fsync_mode, rt_store_t **out
         goto err;
     if (exec_sql(s->wdb, "PRAGMA journal_mode=WAL") != 0 || migrate(s) != 0)
         goto err;
+    if (sqlite3_prepare_v2(s->wdb, "SAVEPOINT job", -1, &s->sp_begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->wdb, "RELEASE job", -1, &s->sp_release, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->wdb, "ROLLBACK TO job", -1, &s->sp_rollback, NULL) != SQLITE_OK)
+        goto err;
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
         goto err;
     *out = s;
     return 0;
 err:
+    close_writer_stmts(s);
     sqlite3_close(s->wdb);
     rt_free(s->path);
     rt_free(s);
@@ -548,6 +591,7 @@ void rt_store_close(rt_store_t *s)
     for (int i = 0; i < s->nfree; i++)
         reader_free(s->free_readers[i]);
     /* A checkpoint on close keeps the WAL file from growing across restarts. */
+    close_writer_stmts(s);
     exec_sql(s->wdb, "PRAGMA wal_checkpoint(TRUNCATE)");
     sqlite3_close(s->wdb);
     pthread_mutex_destroy(&s->lock);
