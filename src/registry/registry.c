@@ -708,6 +708,7 @@ void rt_topic_release(rt_topic_t *t)
     if (t->publish_state && publish_state_free)
         publish_state_free(t->publish_state);
     pthread_mutex_destroy(&t->lock);
+    json_decref(t->schemas);
     rt_free(t->app);
     rt_free(t->env);
     rt_free(t->name);
@@ -730,6 +731,7 @@ static rt_topic_t *topic_add(rt_registry_t *r, int64_t tid, const char *app, con
     t->retention_ms = RT_TOPIC_RETENTION_MS_DEFAULT;
     t->retention_count = RT_TOPIC_RETENTION_COUNT_DEFAULT;
     memcpy(t->compatibility, "BACKWARD", sizeof("BACKWARD"));
+    t->schemas = json_array();
     pthread_mutex_init(&t->lock, NULL);
     rt_map_put(&r->topics, t->key, t);
     if (tid >= r->next_tid)
@@ -737,18 +739,20 @@ static rt_topic_t *topic_add(rt_registry_t *r, int64_t tid, const char *app, con
     return t;
 }
 
-json_t *rt_registry_topic_json(rt_registry_t *r, const rt_topic_t *t)
+/* The caller holds the registry lock (read or write). */
+static json_t *topic_json(const rt_topic_t *t)
 {
-    (void)r;
     pthread_mutex_lock((pthread_mutex_t *)&t->lock);
     int64_t seq = t->seq;
     pthread_mutex_unlock((pthread_mutex_t *)&t->lock);
-    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:{s:I, s:I}, s:I, s:o}", "name", t->name,
-                          "description", t->description, "activeSchemaVersion",
-                          t->active_schema_version, "compatibility", t->compatibility,
-                          "retention", "maxAgeSeconds", (json_int_t)(t->retention_ms / 1000),
-                          "maxEvents", (json_int_t)t->retention_count, "seq", (json_int_t)seq,
-                          "createdAt", time_json(t->created_ms));
+    json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:b, s:s, s:{s:I, s:I}, s:I, s:o}", "name",
+                          t->name, "description", t->description, "activeSchemaVersion",
+                          t->active_schema_version, "schemaVersions",
+                          (int)json_array_size(t->schemas), "formatAssertion",
+                          t->format_assertion, "compatibility", t->compatibility, "retention",
+                          "maxAgeSeconds", (json_int_t)(t->retention_ms / 1000), "maxEvents",
+                          (json_int_t)t->retention_count, "seq", (json_int_t)seq, "createdAt",
+                          time_json(t->created_ms));
     return j;
 }
 
@@ -761,8 +765,13 @@ static const char *compat_modes[] = {"NONE",
                                      "FULL_TRANSITIVE"};
 
 /* Applies the mutable fields of body to t (validated first, all or nothing). */
-static int topic_apply(rt_topic_t *t, const json_t *body, int allow_schema, const char **err)
+static int topic_apply(rt_topic_t *t, const json_t *body, const char **err)
 {
+    json_t *fmt = json_object_get(body, "formatAssertion");
+    if (fmt && !json_is_boolean(fmt)) {
+        *err = "formatAssertion must be true or false";
+        return RT_EINVAL;
+    }
     json_t *desc = json_object_get(body, "description");
     json_t *ret = json_object_get(body, "retention");
     json_t *compat = json_object_get(body, "compatibility");
@@ -791,7 +800,8 @@ static int topic_apply(rt_topic_t *t, const json_t *body, int allow_schema, cons
                "FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE";
         return RT_EINVAL;
     }
-    if (active && (!allow_schema || !json_is_integer(active) || json_integer_value(active) < 0)) {
+    if (active && (!json_is_integer(active) || json_integer_value(active) < 0 ||
+                   json_integer_value(active) > (json_int_t)json_array_size(t->schemas))) {
         *err = "activeSchemaVersion must be a registered schema version, or 0 for none";
         return RT_EINVAL;
     }
@@ -807,18 +817,29 @@ static int topic_apply(rt_topic_t *t, const json_t *body, int allow_schema, cons
         snprintf(t->compatibility, sizeof(t->compatibility), "%s", json_string_value(compat));
     if (active)
         t->active_schema_version = (int)json_integer_value(active);
+    if (fmt)
+        t->format_assertion = json_is_true(fmt);
     return 0;
+}
+
+json_t *rt_registry_topic_json(rt_registry_t *r, const rt_topic_t *t)
+{
+    pthread_rwlock_rdlock(&r->lock);
+    json_t *j = topic_json(t);
+    pthread_rwlock_unlock(&r->lock);
+    return j;
 }
 
 static int submit_topic_put(rt_registry_t *r, rt_topic_t *t, rt_registry_done_fn done, void *arg)
 {
     rt_store_write_t w = {RT_STORE_TOPIC_PUT,
-                          10,
+                          11,
                           {rt_store_int(t->tid), rt_store_text(t->app), rt_store_text(t->env),
                            rt_store_text(t->name), rt_store_text(t->description),
                            rt_store_int(t->retention_ms), rt_store_int(t->retention_count),
                            rt_store_int(t->active_schema_version),
-                           rt_store_text(t->compatibility), rt_store_int(t->created_ms)}};
+                           rt_store_text(t->compatibility), rt_store_int(t->created_ms),
+                           rt_store_int(t->format_assertion)}};
     return submit(r, &w, 1, done, arg);
 }
 
@@ -832,16 +853,13 @@ int rt_registry_topic_create(rt_registry_t *r, const char *app, const char *env,
         *err = "name must be lowercase dot-separated segments of [a-z0-9_-], at most 255 bytes";
         return RT_EINVAL;
     }
-    if (json_object_get(body, "activeSchemaVersion") &&
-        json_integer_value(json_object_get(body, "activeSchemaVersion")) != 0) {
-        *err = "activeSchemaVersion can only be set once a schema is registered";
-        return RT_EINVAL;
-    }
     /* Validate the optional fields on a scratch topic before touching the cache. */
     rt_topic_t scratch;
     memset(&scratch, 0, sizeof(scratch));
     scratch.description = rt_strdup("");
-    int rc = topic_apply(&scratch, body, 1, err);
+    scratch.schemas = json_array();
+    int rc = topic_apply(&scratch, body, err);
+    json_decref(scratch.schemas);
     if (rc != 0) {
         rt_free(scratch.description);
         return rc;
@@ -859,10 +877,10 @@ int rt_registry_topic_create(rt_registry_t *r, const char *app, const char *env,
     }
     rt_topic_t *t = topic_add(r, r->next_tid, app, env, json_string_value(name));
     t->created_ms = rt_time_ms();
-    rc = topic_apply(t, body, 1, err);
+    rc = topic_apply(t, body, err);
     rt_assert(rc == 0);
     if (json)
-        *json = rt_registry_topic_json(r, t);
+        *json = topic_json(t);
     rc = submit_topic_put(r, t, done, arg);
 out:
     pthread_rwlock_unlock(&r->lock);
@@ -884,11 +902,11 @@ int rt_registry_topic_patch(rt_registry_t *r, const char *app, const char *env, 
         rc = RT_ENOENT;
         goto out;
     }
-    rc = topic_apply(t, body, 1, err);
+    rc = topic_apply(t, body, err);
     if (rc != 0)
         goto out;
     if (json)
-        *json = rt_registry_topic_json(r, t);
+        *json = topic_json(t);
     rc = submit_topic_put(r, t, done, arg);
 out:
     pthread_rwlock_unlock(&r->lock);
@@ -929,7 +947,8 @@ static const char *topic_sort_key(void *v)
 
 static json_t *topic_render(rt_registry_t *r, void *v)
 {
-    return rt_registry_topic_json(r, v);
+    (void)r;
+    return topic_json(v);
 }
 
 json_t *rt_registry_topic_list(rt_registry_t *r, const char *app, const char *env,
@@ -1037,7 +1056,33 @@ static int load_topic(void *arg, const rt_store_row_t *row)
     snprintf(t->compatibility, sizeof(t->compatibility), "%s", rt_store_row_text(row, 8, NULL));
     t->created_ms = rt_store_row_int(row, 9);
     t->seq = rt_store_row_int(row, 10);
+    t->format_assertion = (int)rt_store_row_int(row, 11);
     t->committed_seq = t->seq;
+    return 0;
+}
+
+static int load_schema(void *arg, const rt_store_row_t *row)
+{
+    rt_registry_t *r = arg;
+    int64_t tid = rt_store_row_int(row, 0);
+    size_t it = 0;
+    const char *k;
+    void *v;
+    while (rt_map_next(&r->topics, &it, &k, &v)) {
+        rt_topic_t *t = v;
+        if (t->tid != tid)
+            continue;
+        size_t len;
+        const char *text = rt_store_row_text(row, 2, &len);
+        json_t *body = json_loadb(text, len, 0, NULL);
+        if (body == NULL)
+            return 1;
+        json_array_append_new(t->schemas, json_pack("{s:I, s:o, s:o}", "version",
+                                                    rt_store_row_int(row, 1), "schema", body,
+                                                    "createdAt",
+                                                    time_json(rt_store_row_int(row, 3))));
+        break;
+    }
     return 0;
 }
 
@@ -1055,7 +1100,8 @@ int rt_registry_open(rt_store_t *store, rt_registry_t **out)
     if (rt_store_read(store, RT_STORE_APPS_ALL, NULL, 0, load_app, r) != 0 ||
         rt_store_read(store, RT_STORE_ENVS_ALL, NULL, 0, load_env, r) != 0 ||
         rt_store_read(store, RT_STORE_KEYS_ALL, NULL, 0, load_key, r) != 0 ||
-        rt_store_read(store, RT_STORE_TOPICS_ALL, NULL, 0, load_topic, r) != 0) {
+        rt_store_read(store, RT_STORE_TOPICS_ALL, NULL, 0, load_topic, r) != 0 ||
+        rt_store_read(store, RT_STORE_SCHEMAS_ALL, NULL, 0, load_schema, r) != 0) {
         rt_registry_close(r);
         return RT_EIO;
     }
@@ -1090,4 +1136,105 @@ void rt_registry_close(rt_registry_t *r)
     rt_map_close(&r->topics);
     pthread_rwlock_destroy(&r->lock);
     rt_free(r);
+}
+
+/* ================================================================ schemas */
+
+int rt_registry_schema_add(rt_registry_t *r, const char *app, const char *env, const char *topic,
+                           const json_t *schema, json_t **json, rt_registry_done_fn done,
+                           void *arg)
+{
+    char *tk = join3(app, env, topic);
+    pthread_rwlock_wrlock(&r->lock);
+    rt_topic_t *t = rt_map_get(&r->topics, tk);
+    rt_free(tk);
+    if (t == NULL) {
+        pthread_rwlock_unlock(&r->lock);
+        return RT_ENOENT;
+    }
+    int64_t now = rt_time_ms();
+    int version = (int)json_array_size(t->schemas) + 1;
+    json_array_append_new(t->schemas, json_pack("{s:i, s:O, s:o}", "version", version, "schema",
+                                                schema, "createdAt", time_json(now)));
+    if (json)
+        *json = json_pack("{s:i, s:o}", "version", version, "createdAt", time_json(now));
+    rt_buf_t body;
+    rt_buf_init(&body);
+    rt_buf_append_json(&body, schema);
+    rt_store_write_t w = {RT_STORE_SCHEMA_PUT,
+                          4,
+                          {rt_store_int(t->tid), rt_store_int(version),
+                           rt_store_textn(body.data, body.len), rt_store_int(now)}};
+    int rc = submit(r, &w, 1, done, arg);
+    rt_buf_close(&body);
+    pthread_rwlock_unlock(&r->lock);
+    return rc;
+}
+
+json_t *rt_registry_schema_get(rt_registry_t *r, const rt_topic_t *t, int version)
+{
+    pthread_rwlock_rdlock(&r->lock);
+    json_t *v = version >= 1 ? json_array_get(t->schemas, (size_t)version - 1) : NULL;
+    json_t *copy = v ? json_deep_copy(v) : NULL;
+    pthread_rwlock_unlock(&r->lock);
+    return copy;
+}
+
+json_t *rt_registry_schema_list(rt_registry_t *r, const rt_topic_t *t)
+{
+    pthread_rwlock_rdlock(&r->lock);
+    json_t *items = json_deep_copy(t->schemas);
+    pthread_rwlock_unlock(&r->lock);
+    return json_pack("{s:o}", "items", items);
+}
+
+json_t *rt_registry_schema_bodies(rt_registry_t *r, const rt_topic_t *t)
+{
+    json_t *out = json_array();
+    pthread_rwlock_rdlock(&r->lock);
+    size_t i;
+    json_t *v;
+    json_array_foreach(t->schemas, i, v)
+    {
+        json_array_append_new(out, json_deep_copy(json_object_get(v, "schema")));
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return out;
+}
+
+void rt_registry_topic_gate(rt_registry_t *r, const rt_topic_t *t, int *version, json_t **schema,
+                            int *format_assertion)
+{
+    pthread_rwlock_rdlock(&r->lock);
+    *version = t->active_schema_version;
+    *format_assertion = t->format_assertion;
+    *schema = NULL;
+    if (*version > 0) {
+        json_t *v = json_array_get(t->schemas, (size_t)*version - 1);
+        *schema = json_deep_copy(json_object_get(v, "schema"));
+    }
+    pthread_rwlock_unlock(&r->lock);
+}
+
+json_t *rt_registry_schema_by_id(rt_registry_t *r, const char *app, const char *env,
+                                 const char *uri)
+{
+    json_t *found = NULL;
+    pthread_rwlock_rdlock(&r->lock);
+    size_t it = 0;
+    const char *k;
+    void *v;
+    while (found == NULL && rt_map_next(&r->topics, &it, &k, &v)) {
+        rt_topic_t *t = v;
+        if (strcmp(t->app, app) != 0 || strcmp(t->env, env) != 0)
+            continue;
+        for (size_t i = json_array_size(t->schemas); i > 0 && found == NULL; i--) {
+            json_t *body = json_object_get(json_array_get(t->schemas, i - 1), "schema");
+            const char *id = json_string_value(json_object_get(body, "$id"));
+            if (id && strcmp(id, uri) == 0)
+                found = json_deep_copy(body);
+        }
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return found;
 }

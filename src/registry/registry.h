@@ -45,8 +45,10 @@ typedef struct rt_topic_s {
     int64_t retention_ms;
     int64_t retention_count;
     int active_schema_version;
+    int format_assertion; /* JSON Schema `format` asserts instead of annotating */
     char compatibility[24];
     int deleted;
+    json_t *schemas; /* [{version, schema, createdAt}], version i at index i-1 */
     /* guarded by lock: the last seq handed out; publishes assign seq under
      * lock and queue their store write before releasing it, so the log
      * commits in seq order. */
@@ -55,7 +57,7 @@ typedef struct rt_topic_s {
     /* guarded by lock: the highest seq known committed (commits complete in
      * seq order); what a new live subscriber is told it is at. */
     int64_t committed_seq;
-    void *publish_state; /* owned by the topics subsystem (schema gate etc.) */
+    _Atomic(void *) publish_state; /* owned by the topics subsystem (the schema gate) */
 } rt_topic_t;
 
 /* Who is calling: the admin, or one environment's secret key. */
@@ -185,6 +187,36 @@ void rt_registry_topic_foreach(rt_registry_t *r, const char *app, const char *en
 /* Calls fn for every live topic (for retention sweeps), same rules. */
 void rt_registry_topic_foreach_all(rt_registry_t *r, void (*fn)(void *arg, rt_topic_t *t),
                                    void *arg);
+
+/* ---------------------------------------------------------------- schemas */
+
+/*
+ * Adds the next schema version of a topic. The caller has compiled and
+ * compatibility-checked schema (borrowed). 0 and *json = {"version",…} (caller
+ * json_decref) and done later, or RT_ENOENT.
+ */
+int rt_registry_schema_add(rt_registry_t *r, const char *app, const char *env, const char *topic,
+                           const json_t *schema, json_t **json, rt_registry_done_fn done,
+                           void *arg);
+
+/* {"version","schema","createdAt"} of one version, or NULL. New reference. */
+json_t *rt_registry_schema_get(rt_registry_t *r, const rt_topic_t *t, int version);
+
+/* {"items":[…]} of every version, oldest first. New reference. */
+json_t *rt_registry_schema_list(rt_registry_t *r, const rt_topic_t *t);
+
+/* The schema bodies, oldest first, as a new array reference. */
+json_t *rt_registry_schema_bodies(rt_registry_t *r, const rt_topic_t *t);
+
+/* The current enforcement of t: *version (0 = none), and when > 0 a new
+ * reference to that version's schema in *schema and the format flag. */
+void rt_registry_topic_gate(rt_registry_t *r, const rt_topic_t *t, int *version, json_t **schema,
+                            int *format_assertion);
+
+/* The newest schema registered in app/env whose "$id" is uri, or NULL. New
+ * reference. For $ref resolution within an environment. */
+json_t *rt_registry_schema_by_id(rt_registry_t *r, const char *app, const char *env,
+                                 const char *uri);
 
 /* Registers the destructor of rt_topic_t.publish_state (start-up only). */
 void rt_registry_set_publish_state_free(void (*fn)(void *));

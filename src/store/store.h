@@ -35,7 +35,8 @@ typedef enum {
     RT_STORE_KEY_PUT,       /* id, app, env, name, hash, prefix, created_ms */
     RT_STORE_KEY_REVOKE,    /* id, revoked_ms */
     RT_STORE_TOPIC_PUT,     /* tid, app, env, name, description, retention_ms, retention_count,
-                               active_schema_version, compatibility, created_ms */
+                               active_schema_version, compatibility, created_ms,
+                               format_assertion */
     RT_STORE_TOPIC_DEL,     /* tid */
     RT_STORE_EVENT_APPEND,  /* tid, seq, id, time_ms, envelope */
     RT_STORE_EVENT_TRIM,    /* tid, keep_after_seq, min_time_ms */
@@ -47,7 +48,8 @@ typedef enum {
     RT_STORE_KEYS_ALL,      /* -> id, app, env, name, hash, prefix, created_ms, revoked_ms */
     RT_STORE_TOPICS_ALL,    /* -> tid, app, env, name, description, retention_ms,
                                retention_count, active_schema_version, compatibility,
-                               created_ms, seq (the highest seq ever assigned) */
+                               created_ms, seq (the highest seq ever assigned),
+                               format_assertion */
     RT_STORE_EVENTS_RANGE,  /* tid, after_seq, limit -> seq, envelope */
     RT_STORE_SCHEMAS_ALL,   /* -> tid, version, body, created_ms */
     RT_STORE_OP_COUNT

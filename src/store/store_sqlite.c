@@ -40,6 +40,8 @@ static const char *const migrations[] = {
     "  time_ms INTEGER NOT NULL, envelope TEXT NOT NULL, PRIMARY KEY(tid, seq)) WITHOUT ROWID;"
     "CREATE TABLE schemas(tid INTEGER NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,"
     "  created_ms INTEGER NOT NULL, PRIMARY KEY(tid, version));",
+    /* 2: formats as assertions, per topic */
+    "ALTER TABLE topics ADD COLUMN format_assertion INTEGER NOT NULL DEFAULT 0;",
 };
 
 static const char *const op_sql[RT_STORE_OP_COUNT] = {
@@ -66,12 +68,12 @@ static const char *const op_sql[RT_STORE_OP_COUNT] = {
     [RT_STORE_KEY_REVOKE] = "UPDATE keys SET revoked_ms = ?2 WHERE id = ?1",
     [RT_STORE_TOPIC_PUT] =
         "INSERT INTO topics(tid, app, env, name, description, retention_ms, retention_count,"
-        " active_schema_version, compatibility, created_ms)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(tid) DO UPDATE SET"
+        " active_schema_version, compatibility, created_ms, format_assertion)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(tid) DO UPDATE SET"
         " description = excluded.description, retention_ms = excluded.retention_ms,"
         " retention_count = excluded.retention_count,"
         " active_schema_version = excluded.active_schema_version,"
-        " compatibility = excluded.compatibility",
+        " compatibility = excluded.compatibility, format_assertion = excluded.format_assertion",
     [RT_STORE_TOPIC_DEL] = "DELETE FROM events WHERE tid = ?1; DELETE FROM schemas WHERE tid = ?1;"
                            "DELETE FROM topics WHERE tid = ?1",
     [RT_STORE_EVENT_APPEND] =
@@ -93,8 +95,8 @@ static const char *const op_sql[RT_STORE_OP_COUNT] = {
     [RT_STORE_TOPICS_ALL] =
         "SELECT t.tid, t.app, t.env, t.name, t.description, t.retention_ms, t.retention_count,"
         " t.active_schema_version, t.compatibility, t.created_ms,"
-        " MAX(t.seq, IFNULL((SELECT MAX(e.seq) FROM events e WHERE e.tid = t.tid), 0))"
-        " FROM topics t ORDER BY t.tid",
+        " MAX(t.seq, IFNULL((SELECT MAX(e.seq) FROM events e WHERE e.tid = t.tid), 0)),"
+        " t.format_assertion FROM topics t ORDER BY t.tid",
     [RT_STORE_EVENTS_RANGE] =
         "SELECT seq, envelope FROM events WHERE tid = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     [RT_STORE_SCHEMAS_ALL] =

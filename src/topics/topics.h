@@ -83,6 +83,47 @@ typedef void (*rt_publish_done_fn)(void *arg, int status, const rt_event_t *ev);
 int rt_topic_publish(rt_topics_t *h, const rt_publish_t *p, rt_publish_done_fn done, void *arg,
                      rt_publish_error_t *err);
 
+/* A publish of a transaction: the item, and optionally a fixed event id (for
+ * producers that must derive ids from their position, like CDC, so that a
+ * replay after a crash cannot create a second event). */
+typedef struct {
+    rt_publish_t p;
+    const char *id; /* NULL: a new ULID id */
+} rt_publish_item_t;
+
+/* Writer thread: status 0 once committed; events[i] is NULL for an item that
+ * was refused (its errs[i] said why). Borrowed for the call. */
+typedef void (*rt_publish_txn_done_fn)(void *arg, int status, rt_event_t *const *events,
+                                       size_t n);
+
+/*
+ * Publishes items as one atomic storage commit together with the extra store
+ * writes (e.g. a CDC checkpoint). Items refused by the checks (unknown topic,
+ * schema) are left out and reported in errs[i] (status != 0); the rest, and
+ * the extra writes, commit together even if every item was refused. Returns 0
+ * and calls done exactly once, or RT_ESTATE when the store is closing (done
+ * not called). Thread-safe.
+ */
+int rt_topics_publish_txn(rt_topics_t *h, const rt_publish_item_t *items, size_t n,
+                          const rt_store_write_t *extra, int nextra, rt_publish_txn_done_fn done,
+                          void *arg, rt_publish_error_t *errs);
+
+/* ------------------------------------------------------------------ outbox */
+
+#define RT_OUTBOX_MAX_WRITES 16 /* store writes one event may add */
+
+/*
+ * The webhook outbox interface: called for each event while its store job is
+ * built (publisher thread, topic lock held: be quick, take no topic lock),
+ * it appends at most max writes (one delivery row per matching endpoint) to
+ * out and returns how many. committed(ctx) runs on the writer thread after a
+ * job with outbox writes committed. Set once, before the server starts.
+ */
+typedef int (*rt_topics_outbox_fn)(void *ctx, const rt_event_t *ev, rt_store_write_t *out,
+                                   int max);
+void rt_topics_set_outbox(rt_topics_t *h, rt_topics_outbox_fn fn, void (*committed)(void *ctx),
+                          void *ctx);
+
 /* ----------------------------------------------------------------- history */
 
 /* One page of history: envelopes in seq order (owned by the page). */

@@ -386,6 +386,7 @@ int rt_topics_new(rt_registry_t *registry, rt_server_t *server, rt_topics_t **ou
                                     "Events handed to live subscribers");
     h->m_subscriptions = rt_metric_get("rt_subscriptions", "", "gauge", "Live subscriptions");
     rt_server_add_worker_hook(server, worker_hook, h);
+    rt_registry_set_publish_state_free(rt_topics_gate_free);
     *out = h;
     return 0;
 }

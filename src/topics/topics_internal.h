@@ -27,7 +27,13 @@ struct rt_topics_s {
     rt_histo_t *publish_latency;
     rt_metric_t *m_deliveries;
     rt_metric_t *m_subscriptions;
+    rt_topics_outbox_fn outbox; /* set once at start-up */
+    void (*outbox_committed)(void *ctx);
+    void *outbox_ctx;
 };
+
+/* Frees a topic's schema gate (the registry's publish_state destructor). */
+void rt_topics_gate_free(void *p);
 
 /* Writer thread: posts ev to every worker that has subscribers. */
 void rt_topics_fanout(rt_topics_t *h, rt_event_t *ev);

@@ -9,7 +9,18 @@
 #include "topics/topics_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "schema/schema.h"
+
+static void set_err(rt_publish_error_t *err, int status, const char *code, const char *message)
+{
+    err->status = status;
+    err->code = code;
+    err->message = message;
+    err->details = NULL;
+}
 
 const char *rt_source_name(rt_source_t s)
 {
@@ -37,27 +48,128 @@ void rt_event_release(rt_event_t *ev)
     rt_free(ev);
 }
 
-/* ================================================================ publish */
+/* ============================================================ schema gate */
 
+/* The compiled validator of a topic's active schema version, built on first
+ * use after (re)activation and shared by every publisher of the topic. */
 typedef struct {
-    rt_topics_t *hub;
-    rt_event_t *ev;
-    rt_publish_done_fn done;
-    void *arg;
-    rt_source_t source;
-    uint64_t start_ns;
-} pub_job_t;
+    pthread_mutex_t lock; /* guards the fields below and serialises validation */
+    int version;          /* what compiled is for; 0 = nothing compiled */
+    int format_assertion;
+    rt_schema_t *compiled;
+} gate_t;
 
-static void set_err(rt_publish_error_t *err, int status, const char *code, const char *message)
+static void gate_free(void *p)
 {
-    err->status = status;
-    err->code = code;
-    err->message = message;
-    err->details = NULL;
+    gate_t *g = p;
+    rt_schema_free(g->compiled);
+    pthread_mutex_destroy(&g->lock);
+    rt_free(g);
 }
 
-/* The envelope of §5.3, built once; key order is part of the contract only in
- * that it is stable. */
+void rt_topics_gate_free(void *p)
+{
+    gate_free(p);
+}
+
+static gate_t *gate_of(rt_topic_t *t)
+{
+    void *cur = atomic_load(&t->publish_state);
+    if (cur)
+        return cur;
+    gate_t *g = rt_calloc(1, sizeof(*g));
+    pthread_mutex_init(&g->lock, NULL);
+    void *expected = NULL;
+    if (!atomic_compare_exchange_strong(&t->publish_state, &expected, g)) {
+        gate_free(g); /* another publisher won the race */
+        return expected;
+    }
+    return g;
+}
+
+typedef struct {
+    rt_registry_t *registry;
+    const char *app, *env;
+} resolve_ctx_t;
+
+/* $refs resolve to schemas registered in the same environment (by $id). */
+static json_t *resolve_in_env(void *ctx, const char *uri)
+{
+    resolve_ctx_t *rc = ctx;
+    return rt_registry_schema_by_id(rc->registry, rc->app, rc->env, uri);
+}
+
+/*
+ * Validates payload against the topic's active schema. Returns 0 and the
+ * version enforced (0 = none) in *version, or RT_EINVAL with err filled
+ * (422 and the errors as details).
+ */
+static int gate_check(rt_topics_t *h, rt_topic_t *t, const json_t *payload, int *version,
+                      rt_publish_error_t *err)
+{
+    json_t *schema = NULL;
+    int format = 0;
+    rt_registry_topic_gate(h->registry, t, version, &schema, &format);
+    if (*version == 0)
+        return 0;
+    gate_t *g = gate_of(t);
+    int rc = 0;
+    pthread_mutex_lock(&g->lock);
+    if (g->version != *version || g->format_assertion != format) {
+        rt_schema_free(g->compiled);
+        g->compiled = NULL;
+        g->version = 0;
+        resolve_ctx_t rctx = {h->registry, t->app, t->env};
+        rt_schema_opts_t opts = {format, resolve_in_env, &rctx, NULL};
+        json_t *cerr = NULL;
+        if (rt_schema_compile(schema, &opts, &g->compiled, &cerr) != 0) {
+            /* Registered schemas compiled once already; a later failure means a
+             * referenced schema changed. Refuse rather than let anything in. */
+            json_decref(cerr);
+            set_err(err, 500, "schema_unavailable", "the active schema could not be compiled");
+            rc = RT_EIO;
+            goto out;
+        }
+        g->version = *version;
+        g->format_assertion = format;
+    }
+    json_t *errors = NULL;
+    if (rt_schema_validate(g->compiled, payload, RT_SCHEMA_DEFAULT_MAX_ERRORS, &errors) != 0) {
+        set_err(err, 422, "schema_validation_failed", "payload does not match the topic's schema");
+        err->details = errors;
+        rc = RT_EINVAL;
+    }
+out:
+    pthread_mutex_unlock(&g->lock);
+    json_decref(schema);
+    return rc;
+}
+
+/* ================================================================ publish */
+
+/* One publish job: n events (some NULL: refused) committed in one store job. */
+typedef struct {
+    rt_topics_t *hub;
+    size_t n;
+    rt_event_t **events;
+    rt_source_t *sources;
+    rt_publish_txn_done_fn done;
+    void *arg;
+    uint64_t start_ns;
+    int has_outbox;
+} pub_job_t;
+
+static void count(rt_source_t source, const char *result)
+{
+    char labels[96];
+    snprintf(labels, sizeof(labels), "source=\"%s\",result=\"%s\"", rt_source_name(source),
+             result);
+    rt_metric_add(rt_metric_get("rt_publish_total", labels, "counter",
+                                "Publishes by source and result"),
+                  1);
+}
+
+/* The envelope of §5.3, built once per event. */
 static rt_rc_t *encode_envelope(const rt_event_t *ev, const rt_publish_t *p, int64_t time_ms,
                                 int schema_version)
 {
@@ -86,89 +198,239 @@ static rt_rc_t *encode_envelope(const rt_event_t *ev, const rt_publish_t *p, int
     return rc;
 }
 
-static void count(rt_topics_t *h, rt_source_t source, const char *result)
-{
-    char labels[96];
-    snprintf(labels, sizeof(labels), "source=\"%s\",result=\"%s\"", rt_source_name(source),
-             result);
-    rt_metric_add(rt_metric_get("rt_publish_total", labels, "counter",
-                                "Publishes by source and result"),
-                  1);
-    (void)h;
-}
-
-/* Writer thread: the event is durable (or not). Producer first, then every
- * worker with subscribers. */
+/* Writer thread: the job is durable (or not). Producer first, then every
+ * worker with subscribers, then the webhook outbox is told. */
 static void on_committed(void *arg, int status)
 {
     pub_job_t *job = arg;
-    rt_event_t *ev = job->ev;
     rt_topics_t *h = job->hub;
-    if (status == 0) {
+    for (size_t i = 0; i < job->n; i++) {
+        rt_event_t *ev = job->events[i];
+        if (ev == NULL)
+            continue;
+        if (status != 0) {
+            count(job->sources[i], "store_failed");
+            rt_log_error("publish_failed", "topic=%s seq=%lld error=\"%s\"", ev->topic->key,
+                         (long long)ev->seq, rt_strerror(status));
+            continue;
+        }
         rt_topic_t *t = ev->topic;
         pthread_mutex_lock(&t->lock);
         if (ev->seq > t->committed_seq)
             t->committed_seq = ev->seq;
         pthread_mutex_unlock(&t->lock);
         rt_histo_observe_ns(h->publish_latency, rt_mono_ns() - job->start_ns);
-        count(h, job->source, "ok");
+        count(job->sources[i], "ok");
         rt_topics_fanout(h, ev);
-    } else {
-        count(h, job->source, "store_failed");
-        rt_log_error("publish_failed", "topic=%s seq=%lld error=\"%s\"", ev->topic->key,
-                     (long long)ev->seq, rt_strerror(status));
     }
+    if (status == 0 && job->has_outbox && h->outbox_committed)
+        h->outbox_committed(h->outbox_ctx);
     if (job->done)
-        job->done(job->arg, status, status == 0 ? ev : NULL);
-    rt_event_release(ev);
+        job->done(job->arg, status, job->events, job->n);
+    for (size_t i = 0; i < job->n; i++)
+        rt_event_release(job->events[i]);
+    rt_free(job->events);
+    rt_free(job->sources);
     rt_free(job);
+}
+
+/* Checks one item (topic, meta, schema) and makes its event without a seq.
+ * Returns NULL with err filled when refused. */
+static rt_event_t *prepare(rt_topics_t *h, const rt_publish_item_t *it, int *schema_version,
+                           rt_publish_error_t *err)
+{
+    const rt_publish_t *p = &it->p;
+    memset(err, 0, sizeof(*err));
+    rt_topic_t *t = rt_registry_topic_get(h->registry, p->app, p->env, p->topic);
+    if (t == NULL) {
+        set_err(err, 404, "topic_not_found", "no such topic in this environment");
+        count(p->source, "topic_not_found");
+        return NULL;
+    }
+    if (p->meta && !json_is_object(p->meta)) {
+        rt_topic_release(t);
+        set_err(err, 400, "invalid_meta", "meta must be an object");
+        count(p->source, "invalid");
+        return NULL;
+    }
+    if (gate_check(h, t, p->payload, schema_version, err) != 0) {
+        rt_topic_release(t);
+        count(p->source, "schema_rejected");
+        return NULL;
+    }
+    rt_event_t *ev = rt_calloc(1, sizeof(*ev));
+    atomic_init(&ev->refs, 1);
+    ev->topic = t; /* takes the reference */
+    ev->tid = t->tid;
+    if (it->id && strlen(it->id) < sizeof(ev->id)) {
+        memcpy(ev->id, it->id, strlen(it->id) + 1);
+    } else {
+        memcpy(ev->id, "evt_", 4);
+        rt_ulid_new(rt_time_ms(), ev->id + 4);
+    }
+    return ev;
+}
+
+static int cmp_tid(const void *a, const void *b)
+{
+    const rt_topic_t *x = *(rt_topic_t *const *)a, *y = *(rt_topic_t *const *)b;
+    return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+/* The distinct topics of the job's events, sorted by tid: the lock order, so
+ * that two jobs over the same topics never deadlock. */
+static size_t job_topics(pub_job_t *job, rt_topic_t **out)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < job->n; i++) {
+        if (job->events[i])
+            out[m++] = job->events[i]->topic;
+    }
+    qsort(out, m, sizeof(*out), cmp_tid);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (u == 0 || out[u - 1] != out[i])
+            out[u++] = out[i];
+    }
+    return u;
+}
+
+/* Assigns seqs, encodes envelopes and queues the one store job, holding the
+ * topics' locks so each topic's log commits in seq order. */
+static int submit_job(rt_topics_t *h, pub_job_t *job, const rt_publish_item_t *items,
+                      const int *versions, const rt_store_write_t *extra, int nextra)
+{
+    rt_topic_t **topics = rt_malloc((job->n + 1) * sizeof(*topics));
+    size_t nt = job_topics(job, topics);
+    size_t cap = job->n * (1 + RT_OUTBOX_MAX_WRITES) + (size_t)nextra + 1;
+    rt_store_write_t *w = rt_malloc(cap * sizeof(*w));
+    int nw = 0;
+    int64_t now = rt_time_ms();
+    for (size_t i = 0; i < nt; i++)
+        pthread_mutex_lock(&topics[i]->lock);
+    for (size_t i = 0; i < job->n; i++) {
+        rt_event_t *ev = job->events[i];
+        if (ev == NULL)
+            continue;
+        ev->seq = ++ev->topic->seq; /* undone below if the store refuses the job */
+        ev->envelope = encode_envelope(ev, &items[i].p, now, versions[i]);
+        w[nw++] = (rt_store_write_t){RT_STORE_EVENT_APPEND,
+                                     5,
+                                     {rt_store_int(ev->tid), rt_store_int(ev->seq),
+                                      rt_store_text(ev->id), rt_store_int(now),
+                                      rt_store_textn(ev->envelope->data, ev->envelope->len)}};
+        if (h->outbox) {
+            int added = h->outbox(h->outbox_ctx, ev, &w[nw], RT_OUTBOX_MAX_WRITES);
+            job->has_outbox |= added > 0;
+            nw += added;
+        }
+    }
+    for (int i = 0; i < nextra; i++)
+        w[nw++] = extra[i];
+    int rc = nw > 0 ? rt_store_submit(rt_registry_store(h->registry), w, nw, on_committed, job)
+                    : RT_EINVAL;
+    if (rc != 0) {
+        for (size_t i = job->n; i-- > 0;) {
+            if (job->events[i])
+                job->events[i]->topic->seq--;
+        }
+    }
+    for (size_t i = nt; i-- > 0;)
+        pthread_mutex_unlock(&topics[i]->lock);
+    rt_free(w);
+    rt_free(topics);
+    return rc;
+}
+
+static void job_free(pub_job_t *job)
+{
+    for (size_t i = 0; i < job->n; i++)
+        rt_event_release(job->events[i]);
+    rt_free(job->events);
+    rt_free(job->sources);
+    rt_free(job);
+}
+
+int rt_topics_publish_txn(rt_topics_t *h, const rt_publish_item_t *items, size_t n,
+                          const rt_store_write_t *extra, int nextra, rt_publish_txn_done_fn done,
+                          void *arg, rt_publish_error_t *errs)
+{
+    pub_job_t *job = rt_calloc(1, sizeof(*job));
+    job->hub = h;
+    job->n = n;
+    job->events = rt_calloc(n + 1, sizeof(*job->events));
+    job->sources = rt_calloc(n + 1, sizeof(*job->sources));
+    job->done = done;
+    job->arg = arg;
+    job->start_ns = rt_mono_ns();
+    int *versions = rt_calloc(n + 1, sizeof(*versions));
+    for (size_t i = 0; i < n; i++) {
+        job->sources[i] = items[i].p.source;
+        job->events[i] = prepare(h, &items[i], &versions[i], &errs[i]);
+    }
+    int rc = submit_job(h, job, items, versions, extra, nextra);
+    rt_free(versions);
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (job->events[i])
+                set_err(&errs[i], 503, "unavailable", "the server is shutting down");
+        }
+        job_free(job);
+    }
+    return rc == RT_EINVAL ? 0 : rc;
+}
+
+/* A single publish is a job of one; this adapts the callback. */
+typedef struct {
+    rt_publish_done_fn done;
+    void *arg;
+} single_t;
+
+static void single_done(void *arg, int status, rt_event_t *const *events, size_t n)
+{
+    single_t *s = arg;
+    (void)n;
+    if (s->done)
+        s->done(s->arg, status, status == 0 ? events[0] : NULL);
+    rt_free(s);
 }
 
 int rt_topic_publish(rt_topics_t *h, const rt_publish_t *p, rt_publish_done_fn done, void *arg,
                      rt_publish_error_t *err)
 {
-    uint64_t start = rt_mono_ns();
-    rt_topic_t *t = rt_registry_topic_get(h->registry, p->app, p->env, p->topic);
-    if (t == NULL) {
-        set_err(err, 404, "topic_not_found", "no such topic in this environment");
-        count(h, p->source, "topic_not_found");
-        return RT_ENOENT;
-    }
-    if (p->meta && !json_is_object(p->meta)) {
-        rt_topic_release(t);
-        set_err(err, 400, "invalid_meta", "meta must be an object");
-        return RT_EINVAL;
-    }
-    int64_t now = rt_time_ms();
-    rt_event_t *ev = rt_calloc(1, sizeof(*ev));
-    atomic_init(&ev->refs, 1);
-    ev->topic = t; /* takes the reference from topic_get */
-    ev->tid = t->tid;
-    memcpy(ev->id, "evt_", 4);
-    rt_ulid_new(now, ev->id + 4);
-
-    pub_job_t *job = rt_malloc(sizeof(*job));
-    *job = (pub_job_t){h, ev, done, arg, p->source, start};
-
-    pthread_mutex_lock(&t->lock);
-    ev->seq = t->seq + 1;
-    ev->envelope = encode_envelope(ev, p, now, 0);
-    rt_store_write_t w = {RT_STORE_EVENT_APPEND,
-                          5,
-                          {rt_store_int(ev->tid), rt_store_int(ev->seq), rt_store_text(ev->id),
-                           rt_store_int(now), rt_store_textn(ev->envelope->data, ev->envelope->len)}};
-    int rc = rt_store_submit(rt_registry_store(h->registry), &w, 1, on_committed, job);
-    if (rc == 0)
-        t->seq = ev->seq;
-    pthread_mutex_unlock(&t->lock);
+    rt_publish_item_t item = {*p, NULL};
+    int version = 0;
+    rt_event_t *ev = prepare(h, &item, &version, err);
+    if (ev == NULL)
+        return err->status == 404 ? RT_ENOENT : RT_EINVAL;
+    pub_job_t *job = rt_calloc(1, sizeof(*job));
+    job->hub = h;
+    job->n = 1;
+    job->events = rt_calloc(1, sizeof(*job->events));
+    job->sources = rt_calloc(1, sizeof(*job->sources));
+    job->events[0] = ev;
+    job->sources[0] = p->source;
+    job->start_ns = rt_mono_ns();
+    single_t *s = rt_malloc(sizeof(*s));
+    *s = (single_t){done, arg};
+    job->done = single_done;
+    job->arg = s;
+    int rc = submit_job(h, job, &item, &version, NULL, 0);
     if (rc != 0) {
-        rt_event_release(ev);
-        rt_free(job);
+        rt_free(s);
+        job_free(job);
         set_err(err, 503, "unavailable", "the server is shutting down");
-        count(h, p->source, "unavailable");
-        return rc;
+        count(p->source, "unavailable");
     }
-    return 0;
+    return rc;
+}
+
+void rt_topics_set_outbox(rt_topics_t *h, rt_topics_outbox_fn fn, void (*committed)(void *ctx),
+                          void *ctx)
+{
+    h->outbox = fn;
+    h->outbox_committed = committed;
+    h->outbox_ctx = ctx;
 }
 
 /* ================================================================ history */

@@ -44,11 +44,11 @@ static void test_migrate_fresh_and_reopen(void **state)
     char *dir = test_tmpdir();
     rt_store_t *s = NULL;
     assert_int_equal(rt_store_open(dir, RT_STORE_FSYNC_NORMAL, &s), 0);
-    assert_int_equal(rt_store_schema_version(s), 1);
+    assert_int_equal(rt_store_schema_version(s), 2);
     rt_store_close(s);
     /* Reopening an up-to-date database runs no migration and keeps data. */
     assert_int_equal(rt_store_open(dir, RT_STORE_FSYNC_NORMAL, &s), 0);
-    assert_int_equal(rt_store_schema_version(s), 1);
+    assert_int_equal(rt_store_schema_version(s), 2);
     rt_store_close(s);
     test_rmdir(dir);
     free(dir);
@@ -109,11 +109,11 @@ static void test_trim_remembers_seq(void **state)
     rt_store_t *s = NULL;
     assert_int_equal(rt_store_open(dir, RT_STORE_FSYNC_NORMAL, &s), 0);
     rt_store_write_t t = {RT_STORE_TOPIC_PUT,
-                          10,
+                          11,
                           {rt_store_int(5), rt_store_text("a"), rt_store_text("e"),
                            rt_store_text("x.y"), rt_store_text(""), rt_store_int(1000),
                            rt_store_int(10), rt_store_int(0), rt_store_text("BACKWARD"),
-                           rt_store_int(0)}};
+                           rt_store_int(0), rt_store_int(0)}};
     assert_int_equal(rt_store_submit(s, &t, 1, NULL, NULL), 0);
     for (int i = 1; i <= 3; i++) {
         rt_store_write_t w = {RT_STORE_EVENT_APPEND,
