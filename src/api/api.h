@@ -18,8 +18,7 @@ typedef struct rt_api_s rt_api_t;
 
 /* A handler for GET E/ws: called after routing, with app and env decoded and
  * the environment known to exist (auth is the gateway's: tokens). */
-typedef void (*rt_api_upgrade_fn)(void *ctx, rt_http_req_t *req, const char *app,
-                                  const char *env);
+typedef void (*rt_api_upgrade_fn)(void *ctx, rt_http_req_t *req, const char *app, const char *env);
 
 /* A handler for a whole path prefix (e.g. "/socket.io/"), before any auth. */
 typedef void (*rt_api_prefix_fn)(void *ctx, rt_http_req_t *req);

@@ -7,8 +7,8 @@
 
 #include <string.h>
 
-#define APP (c->params[0])
-#define ENV (c->params[1])
+#define APP   (c->params[0])
+#define ENV   (c->params[1])
 #define TOPIC (c->params[2])
 
 /* ================================================================ publish */
@@ -54,7 +54,7 @@ void rt_api_events_publish(api_call_t *c)
     json_t *payload = json_object_get(c->body, "payload");
     if (payload == NULL) {
         rt_api_error(c, 400, "invalid_field", "payload is required",
-                  json_pack("[{s:s, s:s}]", "field", "payload", "message", "is required"));
+                     json_pack("[{s:s, s:s}]", "field", "payload", "message", "is required"));
         return;
     }
     rt_publish_t pub = {APP, ENV, TOPIC, payload, NULL, RT_SOURCE_API};
@@ -174,7 +174,7 @@ void rt_api_events_batch(api_call_t *c)
     if (!json_is_array(list) || json_array_size(list) == 0 ||
         json_array_size(list) > RT_BATCH_MAX_ITEMS) {
         rt_api_error(c, 400, "invalid_body",
-                  "body must be an array of 1..1000 {\"topic\",\"payload\"} items", NULL);
+                     "body must be an array of 1..1000 {\"topic\",\"payload\"} items", NULL);
         return;
     }
     batch_t *bt = rt_calloc(1, sizeof(*bt));

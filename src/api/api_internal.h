@@ -7,7 +7,7 @@
 
 #include "api/api.h"
 
-#define API_MAX_PARAMS 4
+#define API_MAX_PARAMS      4
 #define API_PARAM_MAX_BYTES 256
 
 struct rt_api_s {
@@ -38,7 +38,7 @@ typedef void (*api_handler_fn)(api_call_t *call);
 /* Answers and frees the call (and its request). */
 void rt_api_reply(api_call_t *call, int status, json_t *body);
 void rt_api_error(api_call_t *call, int status, const char *code, const char *message,
-               json_t *details);
+                  json_t *details);
 void rt_api_call_free(api_call_t *call);
 
 /* Parses the body as a JSON object (or array with allow_array); on failure

@@ -16,9 +16,9 @@ void rt_api_readyz(api_call_t *c)
         rt_api_error(c, 503, "not_ready", "storage has failed a commit", NULL);
         return;
     }
-    rt_api_reply(c, 200,
-              json_pack("{s:s, s:i}", "status", "ready", "schemaVersion",
-                        rt_store_schema_version(s)));
+    rt_api_reply(
+        c, 200,
+        json_pack("{s:s, s:i}", "status", "ready", "schemaVersion", rt_store_schema_version(s)));
 }
 
 void rt_api_metrics(api_call_t *c)

@@ -32,24 +32,33 @@ static const route_t routes[] = {
     {"/metrics", "/metrics", {{RT_HTTP_GET, rt_api_metrics, AUTH_NONE, 0}}},
     {"/v1/apps",
      "/v1/apps",
-     {{RT_HTTP_POST, rt_api_apps_create, AUTH_ADMIN, 1}, {RT_HTTP_GET, rt_api_apps_list, AUTH_ADMIN, 0}}},
+     {{RT_HTTP_POST, rt_api_apps_create, AUTH_ADMIN, 1},
+      {RT_HTTP_GET, rt_api_apps_list, AUTH_ADMIN, 0}}},
     {"/v1/apps/*",
      "/v1/apps/{app}",
-     {{RT_HTTP_GET, rt_api_app_get, AUTH_ADMIN, 0}, {RT_HTTP_DELETE, rt_api_app_delete, AUTH_ADMIN, 0}}},
+     {{RT_HTTP_GET, rt_api_app_get, AUTH_ADMIN, 0},
+      {RT_HTTP_DELETE, rt_api_app_delete, AUTH_ADMIN, 0}}},
     {"/v1/apps/*/envs",
      "/v1/apps/{app}/envs",
-     {{RT_HTTP_POST, rt_api_envs_create, AUTH_ADMIN, 1}, {RT_HTTP_GET, rt_api_envs_list, AUTH_ADMIN, 0}}},
-    {E, "E", {{RT_HTTP_GET, rt_api_env_get, AUTH_ENV, 0}, {RT_HTTP_DELETE, rt_api_env_delete, AUTH_ADMIN, 0}}},
+     {{RT_HTTP_POST, rt_api_envs_create, AUTH_ADMIN, 1},
+      {RT_HTTP_GET, rt_api_envs_list, AUTH_ADMIN, 0}}},
+    {E,
+     "E",
+     {{RT_HTTP_GET, rt_api_env_get, AUTH_ENV, 0},
+      {RT_HTTP_DELETE, rt_api_env_delete, AUTH_ADMIN, 0}}},
     {E "/keys",
      "E/keys",
-     {{RT_HTTP_POST, rt_api_keys_create, AUTH_ENV, 1}, {RT_HTTP_GET, rt_api_keys_list, AUTH_ENV, 0}}},
+     {{RT_HTTP_POST, rt_api_keys_create, AUTH_ENV, 1},
+      {RT_HTTP_GET, rt_api_keys_list, AUTH_ENV, 0}}},
     {E "/keys/*",
      "E/keys/{id}",
-     {{RT_HTTP_GET, rt_api_key_get, AUTH_ENV, 0}, {RT_HTTP_DELETE, rt_api_key_delete, AUTH_ENV, 0}}},
+     {{RT_HTTP_GET, rt_api_key_get, AUTH_ENV, 0},
+      {RT_HTTP_DELETE, rt_api_key_delete, AUTH_ENV, 0}}},
     {E "/tokens", "E/tokens", {{RT_HTTP_POST, rt_api_tokens_create, AUTH_ENV, 1}}},
     {E "/topics",
      "E/topics",
-     {{RT_HTTP_POST, rt_api_topics_create, AUTH_ENV, 1}, {RT_HTTP_GET, rt_api_topics_list, AUTH_ENV, 0}}},
+     {{RT_HTTP_POST, rt_api_topics_create, AUTH_ENV, 1},
+      {RT_HTTP_GET, rt_api_topics_list, AUTH_ENV, 0}}},
     {E "/topics/*",
      "E/topics/{topic}",
      {{RT_HTTP_GET, rt_api_topic_get, AUTH_ENV, 0},
@@ -80,8 +89,7 @@ static const route_t ws_route = {WS_ROUTE, "E/ws", {{RT_HTTP_GET, rt_api_healthz
 
 static const char *method_name(rt_http_method_t m)
 {
-    static const char *const names[] = {"GET",   "HEAD",   "POST",   "PUT",
-                                        "PATCH", "DELETE", "OPTIONS"};
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
     return m < RT_HTTP_OTHER ? names[m] : "?";
 }
 
@@ -136,7 +144,7 @@ void rt_api_reply(api_call_t *call, int status, json_t *body)
 }
 
 void rt_api_error(api_call_t *call, int status, const char *code, const char *message,
-               json_t *details)
+                  json_t *details)
 {
     rt_http_respond_error(call->req, status, code, message, details);
     rt_api_call_free(call);
@@ -157,9 +165,9 @@ int rt_api_body(api_call_t *call, int allow_array)
     if (!json_is_object(j) && !(allow_array && json_is_array(j))) {
         json_decref(j);
         rt_api_error(call, 400, "invalid_body",
-                  allow_array ? "request body must be a JSON object or array"
-                              : "request body must be a JSON object",
-                  NULL);
+                     allow_array ? "request body must be a JSON object or array"
+                                 : "request body must be a JSON object",
+                     NULL);
         return -1;
     }
     call->body = j;

@@ -10,8 +10,8 @@
 
 #include "schema/schema.h"
 
-#define APP (c->params[0])
-#define ENV (c->params[1])
+#define APP   (c->params[0])
+#define ENV   (c->params[1])
 #define TOPIC (c->params[2])
 
 typedef struct {
@@ -55,6 +55,14 @@ static json_t *check(api_call_t *c, rt_topic_t *t, const json_t **schema_out)
         return NULL;
     }
     rt_schema_free(compiled);
+    json_t *pol = json_object_get(c->body, "policy");
+    const char *policy = pol ? json_string_value(pol) : "strict";
+    if (policy == NULL || (strcmp(policy, "strict") != 0 && strcmp(policy, "lenient") != 0)) {
+        rt_api_error(
+            c, 400, "invalid_field", "policy must be \"strict\" or \"lenient\"",
+            json_pack("[{s:s, s:s}]", "field", "policy", "message", "must be strict or lenient"));
+        return NULL;
+    }
     json_t *tj = rt_registry_topic_json(c->api->registry, t);
     const char *mode = json_string_value(json_object_get(tj, "compatibility"));
     json_t *bodies = rt_registry_schema_bodies(c->api->registry, t);
@@ -63,7 +71,8 @@ static json_t *check(api_call_t *c, rt_topic_t *t, const json_t **schema_out)
     for (size_t i = 0; i < n; i++)
         prev[i] = json_array_get(bodies, i);
     json_t *breaking = NULL;
-    if (rt_schema_compat_check(prev, n, schema, mode ? mode : "BACKWARD", &breaking) != 0 ||
+    if (rt_schema_compat_check_policy(prev, n, schema, mode ? mode : "BACKWARD", policy,
+                                      &breaking) != 0 ||
         breaking == NULL) {
         json_decref(breaking);
         breaking = json_array();

@@ -22,7 +22,7 @@ static int opt_string(api_call_t *c, const char *field, const char *def, const c
         char msg[96];
         snprintf(msg, sizeof(msg), "%s must be a string", field);
         rt_api_error(c, 400, "invalid_field", msg,
-                  json_pack("[{s:s, s:s}]", "field", field, "message", "must be a string"));
+                     json_pack("[{s:s, s:s}]", "field", field, "message", "must be a string"));
         return -1;
     }
     *out = json_string_value(v);
@@ -32,7 +32,7 @@ static int opt_string(api_call_t *c, const char *field, const char *def, const c
 static void field_error(api_call_t *c, const char *field, const char *message)
 {
     rt_api_error(c, 400, "invalid_field", message,
-              json_pack("[{s:s, s:s}]", "field", field, "message", message));
+                 json_pack("[{s:s, s:s}]", "field", field, "message", message));
 }
 
 /* ================================================================= apps */
@@ -125,7 +125,7 @@ void rt_api_envs_list(api_call_t *c)
     }
     json_decref(app);
     rt_api_reply(c, 200,
-              rt_registry_env_list(c->api->registry, APP, after[0] ? after : NULL, limit));
+                 rt_registry_env_list(c->api->registry, APP, after[0] ? after : NULL, limit));
 }
 
 void rt_api_env_get(api_call_t *c)
@@ -173,7 +173,7 @@ void rt_api_keys_list(api_call_t *c)
     if (rt_api_paging(c, &limit, after, sizeof(after)) != 0)
         return;
     rt_api_reply(c, 200,
-              rt_registry_key_list(c->api->registry, APP, ENV, after[0] ? after : NULL, limit));
+                 rt_registry_key_list(c->api->registry, APP, ENV, after[0] ? after : NULL, limit));
 }
 
 void rt_api_key_get(api_call_t *c)
@@ -189,7 +189,8 @@ void rt_api_key_get(api_call_t *c)
 void rt_api_key_delete(api_call_t *c)
 {
     api_pending_t *p = rt_api_pending(c, 204, NULL);
-    int rc = rt_registry_key_revoke(c->api->registry, APP, ENV, c->params[2], rt_api_pending_done, p);
+    int rc =
+        rt_registry_key_revoke(c->api->registry, APP, ENV, c->params[2], rt_api_pending_done, p);
     if (rc != 0) {
         rt_free(p);
         rt_api_registry_fail(c, rc, "key");
@@ -243,8 +244,8 @@ void rt_api_tokens_create(api_call_t *c)
     }
     char *token = NULL;
     int64_t exp_ms = 0;
-    int rc = rt_registry_token_mint(c->api->registry, APP, ENV, sub, subs, pubs, ttl_s, &token,
-                                    &exp_ms);
+    int rc =
+        rt_registry_token_mint(c->api->registry, APP, ENV, sub, subs, pubs, ttl_s, &token, &exp_ms);
     json_decref(subs);
     json_decref(pubs);
     if (rc != 0) {

@@ -7,14 +7,13 @@
 
 #include <string.h>
 
-#define APP (c->params[0])
-#define ENV (c->params[1])
+#define APP   (c->params[0])
+#define ENV   (c->params[1])
 #define TOPIC (c->params[2])
 
 static void topic_invalid(api_call_t *c, const char *message)
 {
-    rt_api_error(c, 400, "invalid_field", message,
-              json_pack("[{s:s}]", "message", message));
+    rt_api_error(c, 400, "invalid_field", message, json_pack("[{s:s}]", "message", message));
 }
 
 void rt_api_topics_create(api_call_t *c)
@@ -41,8 +40,8 @@ void rt_api_topics_list(api_call_t *c)
     char after[API_PARAM_MAX_BYTES];
     if (rt_api_paging(c, &limit, after, sizeof(after)) != 0)
         return;
-    rt_api_reply(c, 200, rt_registry_topic_list(c->api->registry, APP, ENV,
-                                             after[0] ? after : NULL, limit));
+    rt_api_reply(
+        c, 200, rt_registry_topic_list(c->api->registry, APP, ENV, after[0] ? after : NULL, limit));
 }
 
 void rt_api_topic_get(api_call_t *c)

@@ -59,8 +59,8 @@ void rt_assert_fail(const char *expr, const char *file, int line);
 #define rt_assert(e) ((e) ? (void)0 : rt_assert_fail(#e, __FILE__, __LINE__))
 
 #define RT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define RT_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define RT_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define RT_MIN(a, b)    ((a) < (b) ? (a) : (b))
+#define RT_MAX(a, b)    ((a) > (b) ? (a) : (b))
 
 /* ------------------------------------------------------------------ time */
 
@@ -229,8 +229,8 @@ void rt_log(rt_log_level_t level, const char *event, const char *fields, ...)
         if (rt_log_enabled(RT_LOG_DEBUG))                                                          \
             rt_log(RT_LOG_DEBUG, ev, __VA_ARGS__);                                                 \
     } while (0)
-#define rt_log_info(ev, ...) rt_log(RT_LOG_INFO, ev, __VA_ARGS__)
-#define rt_log_warn(ev, ...) rt_log(RT_LOG_WARN, ev, __VA_ARGS__)
+#define rt_log_info(ev, ...)  rt_log(RT_LOG_INFO, ev, __VA_ARGS__)
+#define rt_log_warn(ev, ...)  rt_log(RT_LOG_WARN, ev, __VA_ARGS__)
 #define rt_log_error(ev, ...) rt_log(RT_LOG_ERROR, ev, __VA_ARGS__)
 
 #endif

@@ -148,9 +148,8 @@ struct rt_metric_s {
     struct rt_metric_s *next; /* registration order, for stable output */
 };
 
-static const double histo_bounds[RT_HISTO_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                      0.005,  0.01,    0.025,  0.05,  0.1,
-                                                      0.25,   0.5,     1,      10};
+static const double histo_bounds[RT_HISTO_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 10};
 
 struct rt_histo_s {
     atomic_llong buckets[RT_HISTO_BUCKETS];
@@ -186,8 +185,7 @@ static rt_metric_t *metric_find_or_add(const char *name, const char *labels, con
     return m;
 }
 
-rt_metric_t *rt_metric_get(const char *name, const char *labels, const char *type,
-                           const char *help)
+rt_metric_t *rt_metric_get(const char *name, const char *labels, const char *type, const char *help)
 {
     return metric_find_or_add(name, labels, type, help);
 }

@@ -20,13 +20,13 @@
 #include "core/core.h"
 #include "net/http_parse.h"
 
-#define RT_HTTP_HEADER_TIMEOUT_MS 10000 /* whole head must arrive within this */
-#define RT_HTTP_IDLE_TIMEOUT_MS 60000   /* idle keep-alive connections are closed */
-#define RT_HTTP_BODY_TIMEOUT_MS 30000   /* a started body must keep coming */
+#define RT_HTTP_HEADER_TIMEOUT_MS      10000 /* whole head must arrive within this */
+#define RT_HTTP_IDLE_TIMEOUT_MS        60000 /* idle keep-alive connections are closed */
+#define RT_HTTP_BODY_TIMEOUT_MS        30000 /* a started body must keep coming */
 #define RT_HTTP_MAX_BODY_BYTES_DEFAULT (1024 * 1024)
-#define RT_NET_READ_BUF_BYTES (64 * 1024) /* per-worker shared read buffer */
-#define RT_NET_SWEEP_MS 1000              /* deadline sweep period */
-#define RT_NET_SHUTDOWN_MS 8000           /* graceful stop gives up after this */
+#define RT_NET_READ_BUF_BYTES          (64 * 1024) /* per-worker shared read buffer */
+#define RT_NET_SWEEP_MS                1000        /* deadline sweep period */
+#define RT_NET_SHUTDOWN_MS             8000        /* graceful stop gives up after this */
 
 typedef struct rt_server_s rt_server_t;
 typedef struct rt_worker_s rt_worker_t;

@@ -13,8 +13,8 @@
  * memory. */
 typedef struct {
     uv_buf_t buf;
-    rt_rc_t *rc;  /* non-NULL: reference released once written */
-    void *owned;  /* non-NULL: freed once written */
+    rt_rc_t *rc; /* non-NULL: reference released once written */
+    void *owned; /* non-NULL: freed once written */
 } out_item_t;
 
 typedef struct post_s {
@@ -60,10 +60,10 @@ struct rt_worker_s {
     pthread_mutex_t post_lock; /* guards posts */
     post_t *posts;
     size_t nposts, capposts;
-    rt_conn_t *conns;       /* every open connection */
-    rt_conn_t *dirty;       /* connections with output to flush */
-    char *readbuf;          /* shared read buffer, RT_NET_READ_BUF_BYTES */
-    int readbuf_busy;       /* the shared buffer is lent to a read */
+    rt_conn_t *conns; /* every open connection */
+    rt_conn_t *dirty; /* connections with output to flush */
+    char *readbuf;    /* shared read buffer, RT_NET_READ_BUF_BYTES */
+    int readbuf_busy; /* the shared buffer is lent to a read */
     int stopping;
     int async_closed; /* guarded by post_lock */
     int listen_fd;

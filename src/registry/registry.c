@@ -177,8 +177,8 @@ static int cmp_entry(const void *a, const void *b)
 }
 
 static json_t *list_page(rt_registry_t *r, rt_map_t *m, keep_fn keep, void *ctx,
-                         const char *(*sort_key)(void *value), render_fn render,
-                         const char *after, size_t limit)
+                         const char *(*sort_key)(void *value), render_fn render, const char *after,
+                         size_t limit)
 {
     entry_t *all = rt_malloc((m->len + 1) * sizeof(*all));
     size_t n = 0, it = 0;
@@ -287,9 +287,10 @@ int rt_registry_app_create(rt_registry_t *r, const char *id, const char *name, j
     app_t *a = app_add(r, id, name, rt_time_ms());
     if (json)
         *json = app_json(r, a);
-    rt_store_write_t w = {RT_STORE_APP_PUT, 3,
-                          {rt_store_text(a->id), rt_store_text(a->name),
-                           rt_store_int(a->created_ms)}};
+    rt_store_write_t w = {
+        RT_STORE_APP_PUT,
+        3,
+        {rt_store_text(a->id), rt_store_text(a->name), rt_store_int(a->created_ms)}};
     int rc = submit(r, &w, 1, done, arg);
     pthread_rwlock_unlock(&r->lock);
     return rc;
@@ -412,7 +413,8 @@ int rt_registry_env_create(rt_registry_t *r, const char *app, const char *id, co
     rt_free(secret);
     if (json)
         *json = env_json(r, e);
-    rt_store_write_t w = {RT_STORE_ENV_PUT, 5,
+    rt_store_write_t w = {RT_STORE_ENV_PUT,
+                          5,
                           {rt_store_text(e->app), rt_store_text(e->id), rt_store_text(e->name),
                            rt_store_text(e->secret), rt_store_int(e->created_ms)}};
     rc = submit(r, &w, 1, done, arg);
@@ -477,8 +479,8 @@ static const char *env_sort_key(void *v)
 json_t *rt_registry_env_list(rt_registry_t *r, const char *app, const char *after, size_t limit)
 {
     pthread_rwlock_rdlock(&r->lock);
-    json_t *j = list_page(r, &r->envs, keep_env_of_app, (void *)app, env_sort_key, env_json,
-                          after, limit);
+    json_t *j =
+        list_page(r, &r->envs, keep_env_of_app, (void *)app, env_sort_key, env_json, after, limit);
     pthread_rwlock_unlock(&r->lock);
     return j;
 }
@@ -544,10 +546,11 @@ int rt_registry_key_create(rt_registry_t *r, const char *app, const char *env, c
         json_object_set_new(*json, "key", json_string(secret));
     }
     rt_free(secret);
-    rt_store_write_t w = {RT_STORE_KEY_PUT, 7,
+    rt_store_write_t w = {RT_STORE_KEY_PUT,
+                          7,
                           {rt_store_text(k->id), rt_store_text(k->app), rt_store_text(k->env),
-                           rt_store_text(k->name), rt_store_text(k->hash),
-                           rt_store_text(k->prefix), rt_store_int(k->created_ms)}};
+                           rt_store_text(k->name), rt_store_text(k->hash), rt_store_text(k->prefix),
+                           rt_store_int(k->created_ms)}};
     rc = submit(r, &w, 1, done, arg);
 out:
     pthread_rwlock_unlock(&r->lock);
@@ -569,8 +572,8 @@ int rt_registry_key_revoke(rt_registry_t *r, const char *app, const char *env, c
         k->revoked_ms = rt_time_ms();
         rt_map_del(&r->hashes, k->hash);
     }
-    rt_store_write_t w = {RT_STORE_KEY_REVOKE, 2,
-                          {rt_store_text(k->id), rt_store_int(k->revoked_ms)}};
+    rt_store_write_t w = {
+        RT_STORE_KEY_REVOKE, 2, {rt_store_text(k->id), rt_store_int(k->revoked_ms)}};
     rc = submit(r, &w, 1, done, arg);
 out:
     pthread_rwlock_unlock(&r->lock);
@@ -604,13 +607,12 @@ static const char *key_sort_key(void *v)
     return ((apikey_t *)v)->id;
 }
 
-json_t *rt_registry_key_list(rt_registry_t *r, const char *app, const char *env,
-                             const char *after, size_t limit)
+json_t *rt_registry_key_list(rt_registry_t *r, const char *app, const char *env, const char *after,
+                             size_t limit)
 {
     scope_t s = {app, env};
     pthread_rwlock_rdlock(&r->lock);
-    json_t *j =
-        list_page(r, &r->keys, keep_key_of_env, &s, key_sort_key, key_json, after, limit);
+    json_t *j = list_page(r, &r->keys, keep_key_of_env, &s, key_sort_key, key_json, after, limit);
     pthread_rwlock_unlock(&r->lock);
     return j;
 }
@@ -669,8 +671,8 @@ int rt_registry_admin_setup(rt_registry_t *r, const char *given, char **generate
     rt_free(m.value);
     char *secret = random_token("rt_admin_", 32);
     rt_registry_sha256_hex(secret, strlen(secret), r->admin_hash);
-    rt_store_write_t w = {RT_STORE_META_PUT, 2,
-                          {rt_store_text("admin_key_sha256"), rt_store_text(r->admin_hash)}};
+    rt_store_write_t w = {
+        RT_STORE_META_PUT, 2, {rt_store_text("admin_key_sha256"), rt_store_text(r->admin_hash)}};
     if (submit(r, &w, 1, NULL, NULL) != 0) {
         rt_free(secret);
         return RT_EIO;
@@ -745,23 +747,18 @@ static json_t *topic_json(const rt_topic_t *t)
     pthread_mutex_lock((pthread_mutex_t *)&t->lock);
     int64_t seq = t->seq;
     pthread_mutex_unlock((pthread_mutex_t *)&t->lock);
-    json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:b, s:s, s:{s:I, s:I}, s:I, s:o}", "name",
-                          t->name, "description", t->description, "activeSchemaVersion",
-                          t->active_schema_version, "schemaVersions",
-                          (int)json_array_size(t->schemas), "formatAssertion",
-                          t->format_assertion, "compatibility", t->compatibility, "retention",
-                          "maxAgeSeconds", (json_int_t)(t->retention_ms / 1000), "maxEvents",
-                          (json_int_t)t->retention_count, "seq", (json_int_t)seq, "createdAt",
-                          time_json(t->created_ms));
+    json_t *j = json_pack(
+        "{s:s, s:s, s:i, s:i, s:b, s:s, s:{s:I, s:I}, s:I, s:o}", "name", t->name, "description",
+        t->description, "activeSchemaVersion", t->active_schema_version, "schemaVersions",
+        (int)json_array_size(t->schemas), "formatAssertion", t->format_assertion, "compatibility",
+        t->compatibility, "retention", "maxAgeSeconds", (json_int_t)(t->retention_ms / 1000),
+        "maxEvents", (json_int_t)t->retention_count, "seq", (json_int_t)seq, "createdAt",
+        time_json(t->created_ms));
     return j;
 }
 
-static const char *compat_modes[] = {"NONE",
-                                     "BACKWARD",
-                                     "BACKWARD_TRANSITIVE",
-                                     "FORWARD",
-                                     "FORWARD_TRANSITIVE",
-                                     "FULL",
+static const char *compat_modes[] = {"NONE",           "BACKWARD",           "BACKWARD_TRANSITIVE",
+                                     "FORWARD",        "FORWARD_TRANSITIVE", "FULL",
                                      "FULL_TRANSITIVE"};
 
 /* Applies the mutable fields of body to t (validated first, all or nothing). */
@@ -778,8 +775,8 @@ static int topic_apply(rt_topic_t *t, const json_t *body, const char **err)
     json_t *active = json_object_get(body, "activeSchemaVersion");
     json_t *age = ret ? json_object_get(ret, "maxAgeSeconds") : NULL;
     json_t *count = ret ? json_object_get(ret, "maxEvents") : NULL;
-    if (desc && (!json_is_string(desc) || !text_ok(json_string_value(desc),
-                                                   RT_DESCRIPTION_MAX_BYTES))) {
+    if (desc &&
+        (!json_is_string(desc) || !text_ok(json_string_value(desc), RT_DESCRIPTION_MAX_BYTES))) {
         *err = "description must be a string of at most 1024 bytes";
         return RT_EINVAL;
     }
@@ -794,7 +791,8 @@ static int topic_apply(rt_topic_t *t, const json_t *body, const char **err)
     }
     int compat_ok = 0;
     for (size_t i = 0; compat && i < RT_ARRAY_LEN(compat_modes); i++)
-        compat_ok |= json_is_string(compat) && strcmp(json_string_value(compat), compat_modes[i]) == 0;
+        compat_ok |=
+            json_is_string(compat) && strcmp(json_string_value(compat), compat_modes[i]) == 0;
     if (compat && !compat_ok) {
         *err = "compatibility must be one of NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, "
                "FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE";
@@ -837,15 +835,13 @@ static int submit_topic_put(rt_registry_t *r, rt_topic_t *t, rt_registry_done_fn
                           {rt_store_int(t->tid), rt_store_text(t->app), rt_store_text(t->env),
                            rt_store_text(t->name), rt_store_text(t->description),
                            rt_store_int(t->retention_ms), rt_store_int(t->retention_count),
-                           rt_store_int(t->active_schema_version),
-                           rt_store_text(t->compatibility), rt_store_int(t->created_ms),
-                           rt_store_int(t->format_assertion)}};
+                           rt_store_int(t->active_schema_version), rt_store_text(t->compatibility),
+                           rt_store_int(t->created_ms), rt_store_int(t->format_assertion)}};
     return submit(r, &w, 1, done, arg);
 }
 
-int rt_registry_topic_create(rt_registry_t *r, const char *app, const char *env,
-                             const json_t *body, json_t **json, const char **err,
-                             rt_registry_done_fn done, void *arg)
+int rt_registry_topic_create(rt_registry_t *r, const char *app, const char *env, const json_t *body,
+                             json_t **json, const char **err, rt_registry_done_fn done, void *arg)
 {
     json_t *name = json_object_get(body, "name");
     if (!json_is_string(name) ||
@@ -956,8 +952,8 @@ json_t *rt_registry_topic_list(rt_registry_t *r, const char *app, const char *en
 {
     scope_t s = {app, env};
     pthread_rwlock_rdlock(&r->lock);
-    json_t *j = list_page(r, &r->topics, keep_topic_of_env, &s, topic_sort_key, topic_render,
-                          after, limit);
+    json_t *j =
+        list_page(r, &r->topics, keep_topic_of_env, &s, topic_sort_key, topic_render, after, limit);
     pthread_rwlock_unlock(&r->lock);
     return j;
 }
@@ -1077,10 +1073,9 @@ static int load_schema(void *arg, const rt_store_row_t *row)
         json_t *body = json_loadb(text, len, 0, NULL);
         if (body == NULL)
             return 1;
-        json_array_append_new(t->schemas, json_pack("{s:I, s:o, s:o}", "version",
-                                                    rt_store_row_int(row, 1), "schema", body,
-                                                    "createdAt",
-                                                    time_json(rt_store_row_int(row, 3))));
+        json_array_append_new(
+            t->schemas, json_pack("{s:I, s:o, s:o}", "version", rt_store_row_int(row, 1), "schema",
+                                  body, "createdAt", time_json(rt_store_row_int(row, 3))));
         break;
     }
     return 0;
@@ -1141,8 +1136,7 @@ void rt_registry_close(rt_registry_t *r)
 /* ================================================================ schemas */
 
 int rt_registry_schema_add(rt_registry_t *r, const char *app, const char *env, const char *topic,
-                           const json_t *schema, json_t **json, rt_registry_done_fn done,
-                           void *arg)
+                           const json_t *schema, json_t **json, rt_registry_done_fn done, void *arg)
 {
     char *tk = join3(app, env, topic);
     pthread_rwlock_wrlock(&r->lock);

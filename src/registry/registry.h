@@ -14,15 +14,15 @@
 #include "core/core.h"
 #include "store/store.h"
 
-#define RT_SLUG_MAX_BYTES 63
-#define RT_TOPIC_NAME_MAX_BYTES 255
-#define RT_NAME_MAX_BYTES 200           /* display names and descriptions: 1024 */
-#define RT_DESCRIPTION_MAX_BYTES 1024
-#define RT_TOPIC_RETENTION_MS_DEFAULT (7LL * 24 * 3600 * 1000)
+#define RT_SLUG_MAX_BYTES                63
+#define RT_TOPIC_NAME_MAX_BYTES          255
+#define RT_NAME_MAX_BYTES                200 /* display names and descriptions: 1024 */
+#define RT_DESCRIPTION_MAX_BYTES         1024
+#define RT_TOPIC_RETENTION_MS_DEFAULT    (7LL * 24 * 3600 * 1000)
 #define RT_TOPIC_RETENTION_COUNT_DEFAULT 1000000LL
-#define RT_LIST_LIMIT_DEFAULT 100
-#define RT_LIST_LIMIT_MAX 1000
-#define RT_KEY_PREFIX "rt_sk_"
+#define RT_LIST_LIMIT_DEFAULT            100
+#define RT_LIST_LIMIT_MAX                1000
+#define RT_KEY_PREFIX                    "rt_sk_"
 
 typedef struct rt_registry_s rt_registry_t;
 
@@ -34,11 +34,11 @@ typedef struct rt_registry_s rt_registry_t;
  */
 typedef struct rt_topic_s {
     atomic_int refs;
-    int64_t tid;  /* stable numeric id, the event log's key */
-    char *app;    /* owning application id */
-    char *env;    /* owning environment id */
-    char *name;   /* dot-separated topic name */
-    char *key;    /* "app/env/name", the fan-out key */
+    int64_t tid; /* stable numeric id, the event log's key */
+    char *app;   /* owning application id */
+    char *env;   /* owning environment id */
+    char *name;  /* dot-separated topic name */
+    char *key;   /* "app/env/name", the fan-out key */
     int64_t created_ms;
     /* guarded by the registry lock */
     char *description;
@@ -104,7 +104,7 @@ int rt_registry_env_secret(rt_registry_t *r, const char *app, const char *env, c
                            size_t outcap);
 
 #define RT_TOKEN_TTL_DEFAULT_S 3600
-#define RT_TOKEN_TTL_MAX_S (30 * 24 * 3600)
+#define RT_TOKEN_TTL_MAX_S     (30 * 24 * 3600)
 
 /*
  * Mints an HS256 client token for app/env with the environment's signing
@@ -152,16 +152,15 @@ int rt_registry_key_create(rt_registry_t *r, const char *app, const char *env, c
 int rt_registry_key_revoke(rt_registry_t *r, const char *app, const char *env, const char *id,
                            rt_registry_done_fn done, void *arg);
 json_t *rt_registry_key_get(rt_registry_t *r, const char *app, const char *env, const char *id);
-json_t *rt_registry_key_list(rt_registry_t *r, const char *app, const char *env,
-                             const char *after, size_t limit);
+json_t *rt_registry_key_list(rt_registry_t *r, const char *app, const char *env, const char *after,
+                             size_t limit);
 
 /* --------------------------------------------------------------- topics */
 
 /* Creates a topic from a JSON body {"name","description"?,"retention"?:
  * {"maxAgeSeconds","maxEvents"}}. On RT_EINVAL *err gets a message (static). */
-int rt_registry_topic_create(rt_registry_t *r, const char *app, const char *env,
-                             const json_t *body, json_t **json, const char **err,
-                             rt_registry_done_fn done, void *arg);
+int rt_registry_topic_create(rt_registry_t *r, const char *app, const char *env, const json_t *body,
+                             json_t **json, const char **err, rt_registry_done_fn done, void *arg);
 /* Applies a PATCH body (description, retention, activeSchemaVersion,
  * compatibility). Same returns. */
 int rt_registry_topic_patch(rt_registry_t *r, const char *app, const char *env, const char *name,

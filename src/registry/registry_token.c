@@ -34,9 +34,9 @@ int rt_registry_token_mint(rt_registry_t *r, const char *app, const char *env, c
     json_object_set(grants, "publish", (json_t *)publish);
     char *text = json_dumps(grants, JSON_COMPACT);
     json_decref(grants);
-    int bad = text == NULL || jwt_add_grants_json(jwt, text) != 0 ||
-              jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret,
-                          (int)strlen(secret)) != 0;
+    int bad =
+        text == NULL || jwt_add_grants_json(jwt, text) != 0 ||
+        jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret)) != 0;
     free(text);
     if (bad)
         goto out;

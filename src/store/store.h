@@ -15,9 +15,9 @@
 
 #include "core/core.h"
 
-#define RT_STORE_MAX_VALS 12        /* values per operation */
+#define RT_STORE_MAX_VALS       12   /* values per operation */
 #define RT_STORE_MAX_BATCH_JOBS 2048 /* jobs per group commit */
-#define RT_STORE_READERS_MAX 8      /* pooled read connections */
+#define RT_STORE_READERS_MAX    8    /* pooled read connections */
 
 typedef struct rt_store_s rt_store_t;
 
@@ -27,31 +27,31 @@ typedef enum { RT_STORE_FSYNC_NORMAL, RT_STORE_FSYNC_ALWAYS } rt_store_fsync_t;
  * order the backend binds them (see store_sqlite.c's table). */
 typedef enum {
     /* writes */
-    RT_STORE_META_PUT,      /* key, value */
-    RT_STORE_APP_PUT,       /* id, name, created_ms */
-    RT_STORE_APP_DEL,       /* id */
-    RT_STORE_ENV_PUT,       /* app, id, name, signing_secret, created_ms */
-    RT_STORE_ENV_DEL,       /* app, id */
-    RT_STORE_KEY_PUT,       /* id, app, env, name, hash, prefix, created_ms */
-    RT_STORE_KEY_REVOKE,    /* id, revoked_ms */
-    RT_STORE_TOPIC_PUT,     /* tid, app, env, name, description, retention_ms, retention_count,
-                               active_schema_version, compatibility, created_ms,
-                               format_assertion */
-    RT_STORE_TOPIC_DEL,     /* tid */
-    RT_STORE_EVENT_APPEND,  /* tid, seq, id, time_ms, envelope */
-    RT_STORE_EVENT_TRIM,    /* tid, keep_after_seq, min_time_ms */
-    RT_STORE_SCHEMA_PUT,    /* tid, version, body, created_ms */
+    RT_STORE_META_PUT,     /* key, value */
+    RT_STORE_APP_PUT,      /* id, name, created_ms */
+    RT_STORE_APP_DEL,      /* id */
+    RT_STORE_ENV_PUT,      /* app, id, name, signing_secret, created_ms */
+    RT_STORE_ENV_DEL,      /* app, id */
+    RT_STORE_KEY_PUT,      /* id, app, env, name, hash, prefix, created_ms */
+    RT_STORE_KEY_REVOKE,   /* id, revoked_ms */
+    RT_STORE_TOPIC_PUT,    /* tid, app, env, name, description, retention_ms, retention_count,
+                              active_schema_version, compatibility, created_ms,
+                              format_assertion */
+    RT_STORE_TOPIC_DEL,    /* tid */
+    RT_STORE_EVENT_APPEND, /* tid, seq, id, time_ms, envelope */
+    RT_STORE_EVENT_TRIM,   /* tid, keep_after_seq, min_time_ms */
+    RT_STORE_SCHEMA_PUT,   /* tid, version, body, created_ms */
     /* reads */
-    RT_STORE_META_GET,      /* key -> value */
-    RT_STORE_APPS_ALL,      /* -> id, name, created_ms */
-    RT_STORE_ENVS_ALL,      /* -> app, id, name, signing_secret, created_ms */
-    RT_STORE_KEYS_ALL,      /* -> id, app, env, name, hash, prefix, created_ms, revoked_ms */
-    RT_STORE_TOPICS_ALL,    /* -> tid, app, env, name, description, retention_ms,
-                               retention_count, active_schema_version, compatibility,
-                               created_ms, seq (the highest seq ever assigned),
-                               format_assertion */
-    RT_STORE_EVENTS_RANGE,  /* tid, after_seq, limit -> seq, envelope */
-    RT_STORE_SCHEMAS_ALL,   /* -> tid, version, body, created_ms */
+    RT_STORE_META_GET,     /* key -> value */
+    RT_STORE_APPS_ALL,     /* -> id, name, created_ms */
+    RT_STORE_ENVS_ALL,     /* -> app, id, name, signing_secret, created_ms */
+    RT_STORE_KEYS_ALL,     /* -> id, app, env, name, hash, prefix, created_ms, revoked_ms */
+    RT_STORE_TOPICS_ALL,   /* -> tid, app, env, name, description, retention_ms,
+                              retention_count, active_schema_version, compatibility,
+                              created_ms, seq (the highest seq ever assigned),
+                              format_assertion */
+    RT_STORE_EVENTS_RANGE, /* tid, after_seq, limit -> seq, envelope */
+    RT_STORE_SCHEMAS_ALL,  /* -> tid, version, body, created_ms */
     RT_STORE_OP_COUNT
 } rt_store_op_t;
 

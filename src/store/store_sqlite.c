@@ -49,11 +49,10 @@ static const char *const op_sql[RT_STORE_OP_COUNT] = {
                           " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [RT_STORE_APP_PUT] = "INSERT INTO apps(id, name, created_ms) VALUES(?1, ?2, ?3)"
                          " ON CONFLICT(id) DO UPDATE SET name = excluded.name",
-    [RT_STORE_APP_DEL] =
-        "DELETE FROM events WHERE tid IN (SELECT tid FROM topics WHERE app = ?1);"
-        "DELETE FROM schemas WHERE tid IN (SELECT tid FROM topics WHERE app = ?1);"
-        "DELETE FROM topics WHERE app = ?1; DELETE FROM keys WHERE app = ?1;"
-        "DELETE FROM envs WHERE app = ?1; DELETE FROM apps WHERE id = ?1",
+    [RT_STORE_APP_DEL] = "DELETE FROM events WHERE tid IN (SELECT tid FROM topics WHERE app = ?1);"
+                         "DELETE FROM schemas WHERE tid IN (SELECT tid FROM topics WHERE app = ?1);"
+                         "DELETE FROM topics WHERE app = ?1; DELETE FROM keys WHERE app = ?1;"
+                         "DELETE FROM envs WHERE app = ?1; DELETE FROM apps WHERE id = ?1",
     [RT_STORE_ENV_PUT] = "INSERT INTO envs(app, id, name, signing_secret, created_ms)"
                          " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(app, id) DO UPDATE SET"
                          " name = excluded.name",
@@ -479,9 +478,8 @@ int rt_store_read(rt_store_t *s, rt_store_op_t op, const rt_store_val_t *vals, i
         return RT_EIO;
     int status = 0;
     sqlite3_stmt *st = r->stmts[op];
-    if (st == NULL &&
-        sqlite3_prepare_v3(r->db, op_sql[op], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
-            SQLITE_OK) {
+    if (st == NULL && sqlite3_prepare_v3(r->db, op_sql[op], -1, SQLITE_PREPARE_PERSISTENT, &st,
+                                         NULL) != SQLITE_OK) {
         rt_log_error("store_prepare_failed", "op=%d error=\"%s\"", (int)op, sqlite3_errmsg(r->db));
         status = RT_EIO;
         goto out;
@@ -555,8 +553,8 @@ int rt_store_open(const char *dir, rt_store_fsync_t fsync_mode, rt_store_t **out
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     pthread_mutex_init(&s->readers_lock, NULL);
-    s->commit_latency = rt_histo_get("rt_store_commit_seconds", "",
-                                     "Latency of one storage group commit");
+    s->commit_latency =
+        rt_histo_get("rt_store_commit_seconds", "", "Latency of one storage group commit");
     s->commits = rt_metric_get("rt_store_commits_total", "", "counter", "Storage group commits");
     s->commit_failures = rt_metric_get("rt_store_commit_failures_total", "", "counter",
                                        "Storage group commits that failed");

@@ -19,10 +19,10 @@
 #include "registry/registry.h"
 
 #define RT_HISTORY_LIMIT_DEFAULT 100
-#define RT_HISTORY_LIMIT_MAX 1000
-#define RT_REPLAY_BATCH 1000           /* events read per replay step */
-#define RT_RETENTION_SWEEP_MS 60000    /* how often retention runs */
-#define RT_PATTERN_MAX_BYTES 255
+#define RT_HISTORY_LIMIT_MAX     1000
+#define RT_REPLAY_BATCH          1000  /* events read per replay step */
+#define RT_RETENTION_SWEEP_MS    60000 /* how often retention runs */
+#define RT_PATTERN_MAX_BYTES     255
 
 typedef enum { RT_SOURCE_API, RT_SOURCE_SOCKET, RT_SOURCE_CDC, RT_SOURCE_SYNC } rt_source_t;
 
@@ -93,8 +93,7 @@ typedef struct {
 
 /* Writer thread: status 0 once committed; events[i] is NULL for an item that
  * was refused (its errs[i] said why). Borrowed for the call. */
-typedef void (*rt_publish_txn_done_fn)(void *arg, int status, rt_event_t *const *events,
-                                       size_t n);
+typedef void (*rt_publish_txn_done_fn)(void *arg, int status, rt_event_t *const *events, size_t n);
 
 /*
  * Publishes items as one atomic storage commit together with the extra store
@@ -119,8 +118,7 @@ int rt_topics_publish_txn(rt_topics_t *h, const rt_publish_item_t *items, size_t
  * out and returns how many. committed(ctx) runs on the writer thread after a
  * job with outbox writes committed. Set once, before the server starts.
  */
-typedef int (*rt_topics_outbox_fn)(void *ctx, const rt_event_t *ev, rt_store_write_t *out,
-                                   int max);
+typedef int (*rt_topics_outbox_fn)(void *ctx, const rt_event_t *ev, rt_store_write_t *out, int max);
 void rt_topics_set_outbox(rt_topics_t *h, rt_topics_outbox_fn fn, void (*committed)(void *ctx),
                           void *ctx);
 
@@ -166,10 +164,10 @@ typedef struct {
 struct rt_sub_s {
     rt_sub_t *prev, *next; /* index list */
     const rt_sub_ops_t *ops;
-    void *owner;  /* the subscriber's own pointer */
-    char *key;    /* "app/env/topic" or "app/env/pattern" */
-    char *scope;  /* "app/env" */
-    int pattern;  /* key holds a pattern */
+    void *owner;      /* the subscriber's own pointer */
+    char *key;        /* "app/env/topic" or "app/env/pattern" */
+    char *scope;      /* "app/env" */
+    int pattern;      /* key holds a pattern */
     int64_t next_seq; /* exact topic: deliver only seq >= next_seq */
     int64_t tid;
     int replaying;

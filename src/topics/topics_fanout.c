@@ -162,8 +162,8 @@ static void replay_work(uv_work_t *w)
     replay_t *r = w->data;
     rt_store_val_t vals[3] = {rt_store_int(r->topic->tid), rt_store_int(r->after),
                               rt_store_int(RT_REPLAY_BATCH)};
-    r->page.status = rt_store_read(rt_registry_store(r->hub->registry), RT_STORE_EVENTS_RANGE,
-                                   vals, 3, replay_row, r);
+    r->page.status = rt_store_read(rt_registry_store(r->hub->registry), RT_STORE_EVENTS_RANGE, vals,
+                                   3, replay_row, r);
 }
 
 static void page_clear(rt_history_t *p)
@@ -380,10 +380,10 @@ int rt_topics_new(rt_registry_t *registry, rt_server_t *server, rt_topics_t **ou
         rt_map_init(&l->patterns);
         atomic_init(&l->nsubs, 0);
     }
-    h->publish_latency = rt_histo_get("rt_publish_seconds", "",
-                                      "Publish latency from call to durable commit");
-    h->m_deliveries = rt_metric_get("rt_deliveries_total", "", "counter",
-                                    "Events handed to live subscribers");
+    h->publish_latency =
+        rt_histo_get("rt_publish_seconds", "", "Publish latency from call to durable commit");
+    h->m_deliveries =
+        rt_metric_get("rt_deliveries_total", "", "counter", "Events handed to live subscribers");
     h->m_subscriptions = rt_metric_get("rt_subscriptions", "", "gauge", "Live subscriptions");
     rt_server_add_worker_hook(server, worker_hook, h);
     rt_registry_set_publish_state_free(rt_topics_gate_free);

@@ -162,11 +162,9 @@ typedef struct {
 static void count(rt_source_t source, const char *result)
 {
     char labels[96];
-    snprintf(labels, sizeof(labels), "source=\"%s\",result=\"%s\"", rt_source_name(source),
-             result);
-    rt_metric_add(rt_metric_get("rt_publish_total", labels, "counter",
-                                "Publishes by source and result"),
-                  1);
+    snprintf(labels, sizeof(labels), "source=\"%s\",result=\"%s\"", rt_source_name(source), result);
+    rt_metric_add(
+        rt_metric_get("rt_publish_total", labels, "counter", "Publishes by source and result"), 1);
 }
 
 /* The envelope of §5.3, built once per event. */
@@ -178,8 +176,9 @@ static rt_rc_t *encode_envelope(const rt_event_t *ev, const rt_publish_t *p, int
     rt_buf_t b;
     rt_buf_init(&b);
     rt_buf_reserve(&b, 256);
-    rt_buf_appendf(&b, "{\"id\":\"%s\",\"topic\":\"%s\",\"seq\":%lld,\"time\":\"%s\",\"source\":\"%s\",",
-                   ev->id, p->topic, (long long)ev->seq, ts, rt_source_name(p->source));
+    rt_buf_appendf(
+        &b, "{\"id\":\"%s\",\"topic\":\"%s\",\"seq\":%lld,\"time\":\"%s\",\"source\":\"%s\",",
+        ev->id, p->topic, (long long)ev->seq, ts, rt_source_name(p->source));
     if (schema_version > 0)
         rt_buf_appendf(&b, "\"schemaVersion\":%d,", schema_version);
     else
@@ -469,8 +468,8 @@ static void history_work(uv_work_t *w)
     history_job_t *j = w->data;
     rt_store_val_t vals[3] = {rt_store_int(j->tid), rt_store_int(j->after),
                               rt_store_int((int64_t)j->limit)};
-    j->page.status = rt_store_read(rt_registry_store(j->hub->registry), RT_STORE_EVENTS_RANGE,
-                                   vals, 3, history_row, j);
+    j->page.status = rt_store_read(rt_registry_store(j->hub->registry), RT_STORE_EVENTS_RANGE, vals,
+                                   3, history_row, j);
 }
 
 static void history_after(uv_work_t *w, int status)

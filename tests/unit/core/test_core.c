@@ -42,7 +42,8 @@ static void test_ulid_time_prefix(void **state)
     int64_t ms = rt_time_ms() + 86400000;
     rt_ulid_new(ms, a);
     assert_true(ulid_time(a) == ms);
-    assert_true(ulid_time("01ARYZ6S41TSV4RRFFQ69G5FAV") == 1469918176385LL); /* the spec's example */
+    assert_true(ulid_time("01ARYZ6S41TSV4RRFFQ69G5FAV") ==
+                1469918176385LL); /* the spec's example */
 }
 
 static void test_iso8601(void **state)

@@ -15,7 +15,8 @@ static void test_topic_names(void **state)
     char too_long[257];
     memset(too_long, 'a', 256);
     too_long[256] = '\0';
-    const char *bad[] = {"", ".", "a.", ".a", "a..b", "Session", "a b", "a/b", "a.*", "é", too_long};
+    const char *bad[] = {"",    ".",   "a.",  ".a", "a..b",  "Session",
+                         "a b", "a/b", "a.*", "é",  too_long};
     for (size_t i = 0; i < RT_ARRAY_LEN(bad); i++)
         assert_false(rt_registry_topic_name_valid(bad[i], strlen(bad[i])));
 }

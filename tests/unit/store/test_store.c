@@ -122,7 +122,8 @@ static void test_trim_remembers_seq(void **state)
                                rt_store_int(0), rt_store_text("{}")}};
         assert_int_equal(rt_store_submit(s, &w, 1, NULL, NULL), 0);
     }
-    rt_store_write_t trim = {RT_STORE_EVENT_TRIM, 3, {rt_store_int(5), rt_store_int(3), rt_store_int(0)}};
+    rt_store_write_t trim = {
+        RT_STORE_EVENT_TRIM, 3, {rt_store_int(5), rt_store_int(3), rt_store_int(0)}};
     assert_int_equal(rt_store_submit(s, &trim, 1, NULL, NULL), 0);
     rt_store_close(s);
     assert_int_equal(rt_store_open(dir, RT_STORE_FSYNC_NORMAL, &s), 0);
