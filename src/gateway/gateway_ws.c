@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "gateway/ws_message.h"
 #include "net/ws_codec.h"
 
 struct rt_gateway_s {
@@ -41,9 +42,9 @@ typedef struct {
     rt_gateway_t *g;
     rt_conn_t *conn; /* NULL once the connection closed */
     rt_worker_t *worker;
-    char *scope;     /* "app/env" */
-    const char *app; /* into the scope block */
-    const char *env; /* into the scope block */
+    char *scope;           /* "app/env" */
+    const char *app;       /* into the scope block */
+    const char *env;       /* into the scope block */
     json_t *can_subscribe; /* pattern lists; NULL = everything */
     json_t *can_publish;
     rt_ws_decoder_t dec;
@@ -117,14 +118,12 @@ static void ws_close(ws_t *ws, uint16_t code, const char *reason)
     rt_conn_close(ws->conn, 0);
 }
 
-static json_t *id_of(const json_t *msg)
+static json_t *id_of(const rt_ws_message_t *msg)
 {
-    json_t *id = json_object_get(msg, "id");
-    return id ? json_incref(id) : json_null();
+    return json_incref(msg->id);
 }
 
-static void send_error(ws_t *ws, json_t *id, const char *code, const char *message,
-                       json_t *details)
+static void send_error(ws_t *ws, json_t *id, const char *code, const char *message, json_t *details)
 {
     json_t *err = json_pack("{s:s, s:s}", "code", code, "message", message);
     if (details)
@@ -230,49 +229,11 @@ static ws_sub_t *find_sub(ws_t *ws, const char *topic)
     return NULL;
 }
 
-/* Reads "topic" as a name or a pattern; sends the error and returns NULL if
- * it is neither. */
-static const char *topic_field(ws_t *ws, const json_t *msg, int allow_pattern, int *pattern)
+static void on_subscribe(ws_t *ws, const rt_ws_message_t *msg)
 {
-    json_t *t = json_object_get(msg, "topic");
-    const char *s = json_string_value(t);
-    size_t n = json_string_length(t);
-    if (s && rt_registry_topic_name_valid(s, n)) {
-        *pattern = 0;
-        return s;
-    }
-    if (s && allow_pattern && rt_topics_pattern_valid(s, n)) {
-        *pattern = 1;
-        return s;
-    }
-    send_error(ws, id_of(msg), "invalid_topic",
-               allow_pattern ? "topic must be a topic name or pattern (`*` one segment, `>` "
-                               "one or more at the end)"
-                             : "topic must be a topic name",
-               NULL);
-    return NULL;
-}
-
-static void on_subscribe(ws_t *ws, const json_t *msg)
-{
-    int pattern;
-    const char *topic = topic_field(ws, msg, 1, &pattern);
-    if (topic == NULL)
-        return;
-    json_t *since_j = json_object_get(msg, "since");
-    int64_t since = -1;
-    if (since_j && !json_is_null(since_j)) {
-        if (!json_is_integer(since_j) || json_integer_value(since_j) < 0) {
-            send_error(ws, id_of(msg), "invalid_since", "since must be a non-negative seq", NULL);
-            return;
-        }
-        if (pattern) {
-            send_error(ws, id_of(msg), "since_not_supported",
-                       "since needs an exact topic: seqs are per topic", NULL);
-            return;
-        }
-        since = json_integer_value(since_j);
-    }
+    const char *topic = msg->topic;
+    int pattern = msg->pattern;
+    int64_t since = msg->since;
     if (!rt_topics_allowed(ws->can_subscribe, topic)) {
         send_error(ws, id_of(msg), "forbidden", "the token does not allow subscribing here", NULL);
         return;
@@ -319,8 +280,8 @@ static void on_subscribe(ws_t *ws, const json_t *msg)
         if (t)
             json_object_set_new(ack, "seq", json_integer(seq));
         send_json(ws, ack);
-        rt_topics_subscribe(ws->g->topics, ws->worker, &s->sub, t, ws->app, ws->env, topic,
-                            since, &seq);
+        rt_topics_subscribe(ws->g->topics, ws->worker, &s->sub, t, ws->app, ws->env, topic, since,
+                            &seq);
         rt_topic_release(t);
         return;
     }
@@ -331,12 +292,9 @@ static void on_subscribe(ws_t *ws, const json_t *msg)
     rt_topic_release(t);
 }
 
-static void on_unsubscribe(ws_t *ws, const json_t *msg)
+static void on_unsubscribe(ws_t *ws, const rt_ws_message_t *msg)
 {
-    int pattern;
-    const char *topic = topic_field(ws, msg, 1, &pattern);
-    if (topic == NULL)
-        return;
+    const char *topic = msg->topic;
     ws_sub_t **pp = &ws->subs;
     while (*pp && strcmp((*pp)->topic, topic) != 0)
         pp = &(*pp)->next;
@@ -366,8 +324,8 @@ static void publish_answer(rt_worker_t *w, void *a, void *b)
     (void)b;
     ws_pub_t *p = a;
     if (p->status == 0)
-        send_json(p->ws, json_pack("{s:s, s:o, s:{s:s, s:I}}", "type", "ack", "id", p->id,
-                                   "event", "id", p->evt, "seq", (json_int_t)p->seq));
+        send_json(p->ws, json_pack("{s:s, s:o, s:{s:s, s:I}}", "type", "ack", "id", p->id, "event",
+                                   "id", p->evt, "seq", (json_int_t)p->seq));
     else
         send_error(p->ws, p->id, "storage_failed", "the event could not be stored", NULL);
     ws_unref(p->ws);
@@ -401,24 +359,16 @@ static int rate_ok(ws_t *ws)
     return 1;
 }
 
-static void on_publish(ws_t *ws, const json_t *msg)
+static void on_publish(ws_t *ws, const rt_ws_message_t *msg)
 {
-    int pattern;
-    const char *topic = topic_field(ws, msg, 0, &pattern);
-    if (topic == NULL)
-        return;
-    json_t *payload = json_object_get(msg, "payload");
-    if (payload == NULL) {
-        send_error(ws, id_of(msg), "payload_required", "publish needs a payload", NULL);
-        return;
-    }
+    const char *topic = msg->topic;
+    const json_t *payload = msg->payload;
     if (!rt_topics_allowed(ws->can_publish, topic)) {
         send_error(ws, id_of(msg), "forbidden", "the token does not allow publishing here", NULL);
         return;
     }
     if (!rate_ok(ws)) {
-        send_error(ws, id_of(msg), "rate_limited", "too many publishes on this connection",
-                   NULL);
+        send_error(ws, id_of(msg), "rate_limited", "too many publishes on this connection", NULL);
         return;
     }
     rt_publish_t pub = {ws->app, ws->env, topic, payload, NULL, RT_SOURCE_SOCKET};
@@ -437,28 +387,27 @@ static void on_publish(ws_t *ws, const json_t *msg)
 static void on_message(ws_t *ws, const char *text, size_t len)
 {
     rt_metric_add(ws->g->m_messages, 1);
-    json_error_t jerr;
-    json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(msg)) {
-        send_error(ws, json_null(), "invalid_message", "messages must be JSON objects", NULL);
-        json_decref(msg);
+    rt_ws_message_t msg;
+    rt_ws_message_error_t err;
+    if (rt_ws_message_parse(text, len, &msg, &err) != 0) {
+        send_error(ws, err.id, err.code, err.message, NULL);
         return;
     }
-    const char *type = json_string_value(json_object_get(msg, "type"));
-    if (type == NULL)
-        send_error(ws, id_of(msg), "invalid_message", "type is required", NULL);
-    else if (strcmp(type, "subscribe") == 0)
-        on_subscribe(ws, msg);
-    else if (strcmp(type, "unsubscribe") == 0)
-        on_unsubscribe(ws, msg);
-    else if (strcmp(type, "publish") == 0)
-        on_publish(ws, msg);
-    else if (strcmp(type, "ping") == 0)
-        send_json(ws, json_pack("{s:s, s:o}", "type", "pong", "id", id_of(msg)));
-    else
-        send_error(ws, id_of(msg), "unknown_type",
-                   "type must be subscribe, unsubscribe, publish or ping", NULL);
-    json_decref(msg);
+    switch (msg.type) {
+    case RT_WSM_SUBSCRIBE:
+        on_subscribe(ws, &msg);
+        break;
+    case RT_WSM_UNSUBSCRIBE:
+        on_unsubscribe(ws, &msg);
+        break;
+    case RT_WSM_PUBLISH:
+        on_publish(ws, &msg);
+        break;
+    case RT_WSM_PING:
+        send_json(ws, json_pack("{s:s, s:O}", "type", "pong", "id", msg.id));
+        break;
+    }
+    rt_ws_message_close(&msg);
 }
 
 /* ================================================================ frames */
@@ -479,8 +428,7 @@ static void on_frame(ws_t *ws, const rt_ws_msg_t *m)
         break;
     case RT_WS_OP_CLOSE: {
         /* Echo the peer's code (RFC 6455 §5.5.1), then close. */
-        uint16_t code = m->len >= 2 ? (uint16_t)(m->data[0] << 8 | m->data[1])
-                                    : RT_WS_CLOSE_NORMAL;
+        uint16_t code = m->len >= 2 ? (uint16_t)(m->data[0] << 8 | m->data[1]) : RT_WS_CLOSE_NORMAL;
         ws_close(ws, code == RT_WS_CLOSE_NO_STATUS ? RT_WS_CLOSE_NORMAL : code, "");
         break;
     }
@@ -620,8 +568,9 @@ static int check_handshake(rt_http_req_t *req, char accept[29])
     const rt_http_header_t *upgrade = rt_http_header_find(h, "upgrade");
     if (h->minor_version != 1 || !header_has_token(upgrade, "websocket") ||
         !header_has_token(rt_http_header_find(h, "connection"), "upgrade")) {
-        refuse(req, 400, "bad_handshake", "expected a WebSocket upgrade (HTTP/1.1, Upgrade: "
-                                          "websocket, Connection: Upgrade)");
+        refuse(req, 400, "bad_handshake",
+               "expected a WebSocket upgrade (HTTP/1.1, Upgrade: "
+               "websocket, Connection: Upgrade)");
         return -1;
     }
     const rt_http_header_t *ver = rt_http_header_find(h, "sec-websocket-version");
