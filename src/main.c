@@ -35,13 +35,14 @@ typedef struct {
 
 static void usage_main(FILE *out)
 {
-    fprintf(out, "realtime %s - an event platform: topics, schemas, WebSocket and Socket.IO\n"
-                 "fan-out, webhooks and change data capture.\n\n"
-                 "Usage:\n"
-                 "  realtime serve [options]   run the server (realtime serve --help)\n"
-                 "  realtime version           print the version\n"
-                 "  realtime --help            this text\n\n"
-                 "Docs: docs/ in the source tree (API reference, protocols, operations).\n",
+    fprintf(out,
+            "realtime %s - an event platform: topics, schemas, WebSocket and Socket.IO\n"
+            "fan-out, webhooks and change data capture.\n\n"
+            "Usage:\n"
+            "  realtime serve [options]   run the server (realtime serve --help)\n"
+            "  realtime version           print the version\n"
+            "  realtime --help            this text\n\n"
+            "Docs: docs/ in the source tree (API reference, protocols, operations).\n",
             RT_VERSION);
 }
 

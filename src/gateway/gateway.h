@@ -11,13 +11,13 @@
 #include "registry/registry.h"
 #include "topics/topics.h"
 
-#define RT_WS_SUBPROTOCOL "realtime.v1"
-#define RT_WS_PING_INTERVAL_MS_DEFAULT 25000
-#define RT_WS_SEND_QUEUE_BYTES_DEFAULT (4 * 1024 * 1024)
+#define RT_WS_SUBPROTOCOL               "realtime.v1"
+#define RT_WS_PING_INTERVAL_MS_DEFAULT  25000
+#define RT_WS_SEND_QUEUE_BYTES_DEFAULT  (4 * 1024 * 1024)
 #define RT_WS_MAX_SUBSCRIPTIONS_DEFAULT 100
-#define RT_WS_PUBLISH_RATE_DEFAULT 100 /* per second per connection, burst the same */
-#define RT_WS_MAX_CONNECTIONS_DEFAULT 100000 /* per environment */
-#define RT_WS_ERROR_DETAILS_MAX 20
+#define RT_WS_PUBLISH_RATE_DEFAULT      100    /* per second per connection, burst the same */
+#define RT_WS_MAX_CONNECTIONS_DEFAULT   100000 /* per environment */
+#define RT_WS_ERROR_DETAILS_MAX         20
 
 typedef struct {
     size_t max_message_bytes;
