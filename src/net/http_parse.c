@@ -35,6 +35,47 @@ static int is_value_char(unsigned char ch)
     return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
 }
 
+/*
+ * Eight bytes at a time (SWAR, "Bit Twiddling Hacks": haszero/hasless): the
+ * tests below are exact as yes/no answers, and a block that fails them is
+ * handled byte by byte. They keep the common case (long runs of visible
+ * ASCII in values and targets) at a few instructions per 8 bytes.
+ */
+#define ONES  UINT64_C(0x0101010101010101)
+#define HIGHS (ONES * 0x80)
+
+static uint64_t load8(const unsigned char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, sizeof(x));
+    return x;
+}
+
+/* Whether any byte of x is below n (n <= 0x80). */
+static int any_below(uint64_t x, unsigned n)
+{
+    return ((x - ONES * n) & ~x & HIGHS) != 0;
+}
+
+static int any_equal(uint64_t x, unsigned char b)
+{
+    return any_below(x ^ (ONES * b), 1);
+}
+
+/* Whether all 8 bytes at p are VCHAR or obs-text (no CTL, SP, HTAB, DEL). */
+static int block_visible(const unsigned char *p)
+{
+    uint64_t x = load8(p);
+    return !any_below(x, 0x21) && !any_equal(x, 0x7f);
+}
+
+/* Whether all 8 bytes at p are VCHAR other than '?'. */
+static int block_target(const unsigned char *p)
+{
+    uint64_t x = load8(p);
+    return (x & HIGHS) == 0 && block_visible(p) && !any_equal(x, '?');
+}
+
 static int is_ows(unsigned char ch)
 {
     return ch == ' ' || ch == '\t';
@@ -116,6 +157,18 @@ typedef struct {
     size_t end;
 } cursor_t;
 
+/* Advances over bytes that are tokens chars. Local pointers, not c->pos, in
+ * the loop: a char store may alias the cursor, which would cost a reload per
+ * byte. */
+static void skip_tchars(cursor_t *c)
+{
+    const unsigned char *p = (const unsigned char *)c->buf + c->pos;
+    const unsigned char *end = (const unsigned char *)c->buf + c->end;
+    while (p < end && is_tchar(*p))
+        p++;
+    c->pos = (size_t)(p - (const unsigned char *)c->buf);
+}
+
 static int expect_lf(cursor_t *c)
 {
     if (c->pos == c->end)
@@ -151,8 +204,7 @@ static rt_http_method_t method_of(const char *s, size_t n)
 static int parse_method(cursor_t *c, rt_http_request_t *req)
 {
     size_t start = c->pos;
-    while (c->pos < c->end && is_tchar((unsigned char)c->buf[c->pos]))
-        c->pos++;
+    skip_tchars(c);
     if (c->pos == c->end)
         return RT_EAGAIN;
     if (c->pos == start || c->buf[c->pos] != ' ')
@@ -176,11 +228,18 @@ static int parse_target(cursor_t *c, rt_http_request_t *req)
     } else if (c->buf[start] != '/') {
         return RT_EINVAL;
     } else {
-        while (c->pos < c->end && is_target_char((unsigned char)c->buf[c->pos])) {
-            if (c->buf[c->pos] == '?' && qmark == 0)
-                qmark = c->pos;
-            c->pos++;
+        const unsigned char *b = (const unsigned char *)c->buf;
+        const unsigned char *p = b + c->pos, *end = b + c->end;
+        for (;;) {
+            while (end - p >= 8 && block_target(p))
+                p += 8;
+            if (p == end || !is_target_char(*p))
+                break;
+            if (*p == '?' && qmark == 0)
+                qmark = (size_t)(p - b);
+            p++;
         }
+        c->pos = (size_t)(p - b);
     }
     if (c->pos == c->end)
         return RT_EAGAIN;
@@ -296,24 +355,34 @@ static void on_expect(framing_t *f, const char *v, size_t n)
             f->expect_continue = 1;
 }
 
-/* Records what a header line means for framing and connection handling. */
+/* Records what a header line means for framing and connection handling.
+ * The switch on the name's length keeps this to one comparison a line. */
 static int on_header(framing_t *f, const rt_http_header_t *h)
 {
-    const char *v = h->value;
-    size_t n = h->value_len;
-    if (ieq(h->name, h->name_len, "content-length"))
-        return on_content_length(f, v, n);
-    if (ieq(h->name, h->name_len, "transfer-encoding"))
-        return on_transfer_encoding(f, v, n);
-    if (ieq(h->name, h->name_len, "host"))
-        return on_host(f, v, n);
-    if (ieq(h->name, h->name_len, "connection"))
-        on_connection(f, v, n);
-    else if (ieq(h->name, h->name_len, "upgrade"))
-        f->upgrade_header = n > 0;
-    else if (ieq(h->name, h->name_len, "expect"))
-        on_expect(f, v, n);
-    return 0;
+    const char *name = h->name, *v = h->value;
+    size_t len = h->name_len, n = h->value_len;
+    switch (len) {
+    case 4:
+        return ieq(name, len, "host") ? on_host(f, v, n) : 0;
+    case 6:
+        if (ieq(name, len, "expect"))
+            on_expect(f, v, n);
+        return 0;
+    case 7:
+        if (ieq(name, len, "upgrade"))
+            f->upgrade_header = n > 0;
+        return 0;
+    case 10:
+        if (ieq(name, len, "connection"))
+            on_connection(f, v, n);
+        return 0;
+    case 14:
+        return ieq(name, len, "content-length") ? on_content_length(f, v, n) : 0;
+    case 17:
+        return ieq(name, len, "transfer-encoding") ? on_transfer_encoding(f, v, n) : 0;
+    default:
+        return 0;
+    }
 }
 
 /* field-line CRLF (RFC 9112 §5): token ":" OWS field-value OWS. No space
@@ -321,8 +390,7 @@ static int on_header(framing_t *f, const rt_http_header_t *h)
 static int parse_header(cursor_t *c, rt_http_header_t *h)
 {
     size_t start = c->pos;
-    while (c->pos < c->end && is_tchar((unsigned char)c->buf[c->pos]))
-        c->pos++;
+    skip_tchars(c);
     if (c->pos == c->end)
         return RT_EAGAIN;
     if (c->pos == start || c->buf[c->pos] != ':')
@@ -330,21 +398,29 @@ static int parse_header(cursor_t *c, rt_http_header_t *h)
     h->name = c->buf + start;
     h->name_len = c->pos - start;
     c->pos++;
-    while (c->pos < c->end && is_ows((unsigned char)c->buf[c->pos]))
-        c->pos++;
-    size_t vstart = c->pos, vend = c->pos;
-    for (; c->pos < c->end && c->buf[c->pos] != '\r'; c->pos++) {
-        unsigned char ch = (unsigned char)c->buf[c->pos];
-        if (!is_value_char(ch))
+    const unsigned char *p = (const unsigned char *)c->buf + c->pos;
+    const unsigned char *end = (const unsigned char *)c->buf + c->end;
+    while (p < end && is_ows(*p))
+        p++;
+    const unsigned char *vstart = p, *vend = p;
+    for (;;) {
+        while (end - p >= 8 && block_visible(p)) {
+            p += 8;
+            vend = p;
+        }
+        if (p == end)
+            return RT_EAGAIN;
+        if (*p == '\r')
+            break;
+        if (!is_value_char(*p))
             return RT_EINVAL;
-        if (!is_ows(ch))
-            vend = c->pos + 1;
+        if (!is_ows(*p))
+            vend = p + 1;
+        p++;
     }
-    if (c->pos == c->end)
-        return RT_EAGAIN;
-    h->value = c->buf + vstart;
-    h->value_len = vend - vstart;
-    c->pos++;
+    h->value = (const char *)vstart;
+    h->value_len = (size_t)(vend - vstart);
+    c->pos = (size_t)(p - (const unsigned char *)c->buf) + 1;
     return expect_lf(c);
 }
 

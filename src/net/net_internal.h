@@ -68,6 +68,7 @@ struct rt_worker_s {
     int async_closed; /* guarded by post_lock */
     int listen_fd;
     rt_metric_t *m_conns;
+    rt_map_t metric_cache; /* label set -> series, this worker's thread only */
 };
 
 typedef struct {

@@ -151,6 +151,7 @@ static void worker_init(rt_server_t *s, rt_worker_t *w, int index)
     uv_timer_init(&w->loop, &w->sweep);
     w->sweep.data = w;
     w->readbuf = rt_malloc(RT_NET_READ_BUF_BYTES);
+    rt_map_init(&w->metric_cache);
     char labels[32];
     snprintf(labels, sizeof(labels), "worker=\"%d\"", index);
     w->m_conns = rt_metric_get("rt_connections_open", labels, "gauge", "Open TCP connections");
@@ -297,6 +298,7 @@ void rt_server_free(rt_server_t *s)
         pthread_mutex_destroy(&w->post_lock);
         rt_free(w->posts);
         rt_free(w->readbuf);
+        rt_map_close(&w->metric_cache);
     }
     rt_free(s->workers);
     rt_free(s);

@@ -316,6 +316,12 @@ static int run_stmt(sqlite3_stmt *st)
 
 static void run_job(rt_store_t *s, job_t *j)
 {
+    /* One statement is atomic by itself in SQLite: only jobs of several
+     * writes need a savepoint to fail alone. */
+    if (j->n == 1 && s->wstmts[j->writes[0].op]) {
+        j->status = run_write(s, &j->writes[0]);
+        return;
+    }
     if (run_stmt(s->sp_begin) != 0) {
         j->status = RT_EIO;
         return;

@@ -159,12 +159,25 @@ typedef struct {
     int has_outbox;
 } pub_job_t;
 
+/* rt_publish_total series, looked up once each: publishes are hot. */
+static const char *const results[] = {"ok",      "store_failed",    "topic_not_found",
+                                      "invalid", "schema_rejected", "unavailable"};
+static _Atomic(rt_metric_t *) publish_metrics[4][RT_ARRAY_LEN(results)];
+
 static void count(rt_source_t source, const char *result)
 {
-    char labels[96];
-    snprintf(labels, sizeof(labels), "source=\"%s\",result=\"%s\"", rt_source_name(source), result);
-    rt_metric_add(
-        rt_metric_get("rt_publish_total", labels, "counter", "Publishes by source and result"), 1);
+    size_t r = 0;
+    while (r + 1 < RT_ARRAY_LEN(results) && strcmp(results[r], result) != 0)
+        r++;
+    rt_metric_t *m = atomic_load_explicit(&publish_metrics[source][r], memory_order_acquire);
+    if (m == NULL) {
+        char labels[96];
+        snprintf(labels, sizeof(labels), "source=\"%s\",result=\"%s\"", rt_source_name(source),
+                 results[r]);
+        m = rt_metric_get("rt_publish_total", labels, "counter", "Publishes by source and result");
+        atomic_store_explicit(&publish_metrics[source][r], m, memory_order_release);
+    }
+    rt_metric_add(m, 1);
 }
 
 /* The envelope of §5.3, built once per event. */
@@ -301,7 +314,7 @@ static int submit_job(rt_topics_t *h, pub_job_t *job, const rt_publish_item_t *i
 {
     rt_topic_t **topics = rt_malloc((job->n + 1) * sizeof(*topics));
     size_t nt = job_topics(job, topics);
-    size_t cap = job->n * (1 + RT_OUTBOX_MAX_WRITES) + (size_t)nextra + 1;
+    size_t cap = job->n * (1 + (h->outbox ? RT_OUTBOX_MAX_WRITES : 0)) + (size_t)nextra + 1;
     rt_store_write_t *w = rt_malloc(cap * sizeof(*w));
     int nw = 0;
     int64_t now = rt_time_ms();
