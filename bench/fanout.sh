@@ -31,7 +31,9 @@ TOKEN=$(api POST /v1/apps/bench/envs/prod/keys '{"name":"bench"}' | sed -E 's/.*
 kill $pid; wait $pid || true
 
 cd "$work"
-export RT_START_CMD="$BIN serve --listen 127.0.0.1:{port} --data $data --admin-key $KEY --log-level warn"
+# The benchmark publisher is one connection: lift the per-connection
+# publish rate limit (a client-protection default of 100/s).
+export RT_START_CMD="$BIN serve --listen 127.0.0.1:{port} --data $data --admin-key $KEY --log-level warn --ws-publish-rate 1000000"
 export RT_TOKEN="$TOKEN"
 export RT_PATH="/v1/apps/bench/envs/prod/ws?token={token}"
 export RT_PUB=ws
