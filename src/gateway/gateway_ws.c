@@ -100,7 +100,8 @@ static void send_control(ws_t *ws, uint8_t op, const uint8_t *payload, size_t le
 {
     uint8_t frame[RT_WS_MAX_HEADER_BYTES + RT_WS_MAX_CONTROL_BYTES];
     size_t hl = rt_ws_frame_header(frame, op, len);
-    memcpy(frame + hl, payload, len);
+    if (len > 0)
+        memcpy(frame + hl, payload, len);
     rt_conn_write_copy(ws->conn, frame, hl + len);
 }
 

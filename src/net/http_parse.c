@@ -157,7 +157,7 @@ typedef struct {
     size_t end;
 } cursor_t;
 
-/* Advances over bytes that are tokens chars. Local pointers, not c->pos, in
+/* Advances over tchar bytes. Local pointers, not c->pos, in
  * the loop: a char store may alias the cursor, which would cost a reload per
  * byte. */
 static void skip_tchars(cursor_t *c)
@@ -369,8 +369,8 @@ static int on_header(framing_t *f, const rt_http_header_t *h)
             on_expect(f, v, n);
         return 0;
     case 7:
-        if (ieq(name, len, "upgrade"))
-            f->upgrade_header = n > 0;
+        if (ieq(name, len, "upgrade") && n > 0)
+            f->upgrade_header = 1;
         return 0;
     case 10:
         if (ieq(name, len, "connection"))

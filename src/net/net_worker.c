@@ -66,9 +66,12 @@ static void on_check(uv_check_t *h)
     rt_net_flush_dirty(h->data);
 }
 
+/* Timers run before the loop polls, and the uv_check flush runs only after
+ * the poll returns: flush here, or a heartbeat ping would wait out the poll. */
 static void on_sweep(uv_timer_t *h)
 {
     rt_net_sweep(h->data);
+    rt_net_flush_dirty(h->data);
 }
 
 uv_loop_t *rt_worker_loop(rt_worker_t *w)

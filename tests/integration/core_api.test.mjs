@@ -195,3 +195,22 @@ test('tokens are minted with rights and expiry', async () => {
   const bad = await srv.api('POST', `${E}/tokens`, { subscribe: ['Bad Pattern'] }, key);
   assert.equal(bad.status, 400);
 });
+
+test('retention by count keeps the newest events and the seq continues', async () => {
+  const { E, key } = await setupEnv(srv);
+  let r = await srv.api('POST', `${E}/topics`, { name: 'short.lived', retention: { maxEvents: 3, maxAgeSeconds: 3600 } }, key);
+  assert.equal(r.status, 201, r.text);
+  for (let i = 1; i <= 10; i++) await srv.api('POST', `${E}/topics/short.lived/events`, { payload: i }, key);
+  // The sweep runs 5 s after start, then every minute.
+  const deadline = Date.now() + 15000;
+  let seqs = [];
+  while (Date.now() < deadline) {
+    r = await srv.api('GET', `${E}/topics/short.lived/events?limit=100`, undefined, key);
+    seqs = r.json.events.map((e) => e.seq);
+    if (seqs.length === 3) break;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  assert.deepEqual(seqs, [8, 9, 10]);
+  r = await srv.api('POST', `${E}/topics/short.lived/events`, { payload: 11 }, key);
+  assert.equal(r.json.seq, 11);
+});

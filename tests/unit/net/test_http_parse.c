@@ -164,6 +164,55 @@ static void test_byte_classes(void **state)
     }
 }
 
+/* Writes pre, then n bytes of mid, then post into out; returns the length. */
+static size_t build(char *out, const char *pre, const char *mid, size_t n, const char *post)
+{
+    size_t a = strlen(pre), c = strlen(post);
+    memcpy(out, pre, a);
+    memcpy(out + a, mid, n);
+    memcpy(out + a + n, post, c);
+    return a + n + c;
+}
+
+/* The same classes at every offset of long values and targets, so that the
+ * parser's 8-bytes-at-a-time scan meets each byte in every lane. */
+static void test_byte_classes_long(void **state)
+{
+    (void)state;
+    static const unsigned char bytes[] = {0x00, 0x01, '\t', '\n', '\r', 0x1f, ' ',
+                                          '!',  '?',  '~',  0x7f, 0x80, 0xc3, 0xff};
+    for (size_t i = 0; i < sizeof(bytes); i++) {
+        unsigned char b = bytes[i];
+        int vchar = b > 0x20 && b < 0x7f;
+        int field = vchar || b == ' ' || b == '\t' || b >= 0x80;
+        for (size_t off = 0; off < 40; off++) {
+            char v[40], buf[160];
+            memset(v, 'v', sizeof(v));
+            v[off] = (char)b;
+            rt_http_request_t r;
+            size_t hl = 0;
+            size_t n = build(buf, "GET /" H11 "X: ", v, 40, "\r\n\r\n");
+            assert_int_equal(check_prefixes(buf, n, MAX), field ? 0 : RT_EINVAL);
+            if (field) {
+                assert_int_equal(rt_http_parse_request(buf, n, MAX, &r, &hl), 0);
+                size_t trim = (off == 0 || off == 39) && (b == ' ' || b == '\t');
+                assert_int_equal(r.headers[1].value_len, 40 - trim);
+                assert_memory_equal(r.headers[1].value, v + (off == 0 ? trim : 0), 40 - trim);
+            }
+            n = build(buf, "GET /", v, 40, H11 "\r\n");
+            assert_int_equal(check_prefixes(buf, n, MAX), vchar ? 0 : RT_EINVAL);
+            if (vchar) {
+                assert_int_equal(rt_http_parse_request(buf, n, MAX, &r, &hl), 0);
+                assert_int_equal(r.path_len, b == '?' ? off + 1 : 41);
+                if (b == '?')
+                    assert_int_equal(r.query_len, 39 - off);
+                else
+                    assert_null(r.query);
+            }
+        }
+    }
+}
+
 static void test_spacing(void **state)
 {
     (void)state;
@@ -467,6 +516,8 @@ static void test_connection(void **state)
     assert_int_equal(r.upgrade, 0);
     parse_ok("GET /" H11 "Connection: upgrade\r\nUpgrade:\r\n\r\n", &r);
     assert_int_equal(r.upgrade, 0);
+    parse_ok("GET /" H11 "Connection: upgrade\r\nUpgrade: websocket\r\nUpgrade:\r\n\r\n", &r);
+    assert_int_equal(r.upgrade, 1);
     parse_ok("GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", &r);
     assert_int_equal(r.upgrade, 0);
 }
@@ -858,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_simple_get),
         cmocka_unit_test(test_methods),
         cmocka_unit_test(test_byte_classes),
+        cmocka_unit_test(test_byte_classes_long),
         cmocka_unit_test(test_spacing),
         cmocka_unit_test(test_target),
         cmocka_unit_test(test_version),
