@@ -18,6 +18,7 @@
 #define RT_STORE_MAX_VALS       12   /* values per operation */
 #define RT_STORE_MAX_BATCH_JOBS 2048 /* jobs per group commit */
 #define RT_STORE_READERS_MAX    8    /* pooled read connections */
+#define RT_STORE_CHECKPOINT_MS  500  /* period of the background WAL checkpoint */
 
 typedef struct rt_store_s rt_store_t;
 
@@ -52,6 +53,35 @@ typedef enum {
                               format_assertion */
     RT_STORE_EVENTS_RANGE, /* tid, after_seq, limit -> seq, envelope */
     RT_STORE_SCHEMAS_ALL,  /* -> tid, version, body, created_ms */
+    /* webhooks (src/webhooks) */
+    RT_STORE_WH_ENDPOINT_PUT,  /* eid, id, app, env, enabled, config, secret, old_secret,
+                                  old_until_ms, created_ms, updated_ms */
+    RT_STORE_WH_ENDPOINT_DEL,  /* eid (with its deliveries and attempts) */
+    RT_STORE_WH_OUTBOX_PUT,    /* event_id, tid, seq, now_ms, eid x 8 (NULL: unused) */
+    RT_STORE_WH_DELIVERY_SET,  /* did, state, attempts, next_ms, updated_ms */
+    RT_STORE_WH_ATTEMPT_PUT,   /* eid, did, event_id, attempt, time_ms, status_code, error,
+                                  latency_us, response */
+    RT_STORE_WH_REPLAY_EVENT,  /* eid, event_id, now_ms */
+    RT_STORE_WH_REPLAY_SINCE,  /* eid, since_ms, only_failed, now_ms */
+    RT_STORE_WH_REPLAY_INSERT, /* eid, event_id, tid, seq, now_ms */
+    RT_STORE_WH_TRIM,          /* before_ms */
+    RT_STORE_WH_ENDPOINTS_ALL, /* -> the columns of RT_STORE_WH_ENDPOINT_PUT */
+    RT_STORE_WH_SCAN,          /* after_did, limit -> did, eid, event_id, tid, seq, attempts,
+                                  next_ms (pending deliveries) */
+    RT_STORE_WH_ENVELOPE,      /* tid, seq -> envelope */
+    RT_STORE_WH_ATTEMPTS,      /* eid, before_aid, status (0 any, 1 2xx, 2 other), event_id,
+                                  limit -> aid, did, event_id, attempt, time_ms, status_code,
+                                  error, latency_us, response */
+    RT_STORE_WH_REPLAY_COUNT,  /* eid, event_id, since_ms, only_failed -> count */
+    RT_STORE_WH_EVENT_BY_ID,   /* event_id -> tid, seq */
+    /* change data capture (src/cdc) */
+    RT_STORE_CDC_SOURCE_PUT,   /* app, env, name, config, created_ms */
+    RT_STORE_CDC_SOURCE_DEL,   /* app, env, name (with its checkpoint) */
+    RT_STORE_CDC_MAPPING_PUT,  /* app, env, name, source, config, created_ms */
+    RT_STORE_CDC_MAPPING_DEL,  /* app, env, name */
+    RT_STORE_CDC_CHECKPOINT,   /* app, env, source, lsn, updated_ms */
+    RT_STORE_CDC_SOURCES_ALL,  /* -> app, env, name, config, created_ms, lsn (NULL: none) */
+    RT_STORE_CDC_MAPPINGS_ALL, /* -> app, env, name, source, config, created_ms */
     RT_STORE_OP_COUNT
 } rt_store_op_t;
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* ============================================================= SQL and schema */
 
@@ -42,6 +43,33 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL, PRIMARY KEY(tid, version));",
     /* 2: formats as assertions, per topic */
     "ALTER TABLE topics ADD COLUMN format_assertion INTEGER NOT NULL DEFAULT 0;",
+    /* 3: webhooks: endpoints, the outbox (one delivery per endpoint and event),
+     * the attempt log */
+    "CREATE TABLE wh_endpoints(eid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+    "  app TEXT NOT NULL, env TEXT NOT NULL, enabled INTEGER NOT NULL, config TEXT NOT NULL,"
+    "  secret TEXT NOT NULL, old_secret TEXT, old_until_ms INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+    "CREATE TABLE wh_deliveries(did INTEGER PRIMARY KEY AUTOINCREMENT, eid INTEGER NOT NULL,"
+    "  event_id TEXT NOT NULL, tid INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL, attempts INTEGER NOT NULL, next_ms INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+    "CREATE INDEX wh_deliveries_pending ON wh_deliveries(did) WHERE state = 0;"
+    "CREATE INDEX wh_deliveries_event ON wh_deliveries(eid, event_id);"
+    "CREATE INDEX wh_deliveries_created ON wh_deliveries(eid, created_ms);"
+    "CREATE TABLE wh_attempts(aid INTEGER PRIMARY KEY AUTOINCREMENT, eid INTEGER NOT NULL,"
+    "  did INTEGER, event_id TEXT NOT NULL, attempt INTEGER NOT NULL, time_ms INTEGER NOT NULL,"
+    "  status_code INTEGER NOT NULL, error TEXT, latency_us INTEGER NOT NULL, response TEXT);"
+    "CREATE INDEX wh_attempts_eid ON wh_attempts(eid, aid);",
+    /* 4: change data capture: sources, mappings, and each source's checkpoint
+     * (the end LSN of the last transaction stored, written in the same commit
+     * as that transaction's events) */
+    "CREATE TABLE cdc_sources(app TEXT NOT NULL, env TEXT NOT NULL, name TEXT NOT NULL,"
+    "  config TEXT NOT NULL, created_ms INTEGER NOT NULL, PRIMARY KEY(app, env, name));"
+    "CREATE TABLE cdc_mappings(app TEXT NOT NULL, env TEXT NOT NULL, name TEXT NOT NULL,"
+    "  source TEXT NOT NULL, config TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(app, env, name));"
+    "CREATE TABLE cdc_checkpoints(app TEXT NOT NULL, env TEXT NOT NULL, source TEXT NOT NULL,"
+    "  lsn INTEGER NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY(app, env, source));",
 };
 
 static const char *const op_sql[RT_STORE_OP_COUNT] = {
@@ -100,6 +128,70 @@ static const char *const op_sql[RT_STORE_OP_COUNT] = {
         "SELECT seq, envelope FROM events WHERE tid = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     [RT_STORE_SCHEMAS_ALL] =
         "SELECT tid, version, body, created_ms FROM schemas ORDER BY tid, version",
+    [RT_STORE_WH_ENDPOINT_PUT] =
+        "INSERT INTO wh_endpoints(eid, id, app, env, enabled, config, secret, old_secret,"
+        " old_until_ms, created_ms, updated_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+        "?11)"
+        " ON CONFLICT(eid) DO UPDATE SET enabled = excluded.enabled, config = excluded.config,"
+        " secret = excluded.secret, old_secret = excluded.old_secret,"
+        " old_until_ms = excluded.old_until_ms, updated_ms = excluded.updated_ms",
+    [RT_STORE_WH_ENDPOINT_DEL] = "DELETE FROM wh_attempts WHERE eid = ?1;"
+                                 "DELETE FROM wh_deliveries WHERE eid = ?1;"
+                                 "DELETE FROM wh_endpoints WHERE eid = ?1",
+    /* One row per endpoint id given, in the event's own commit. */
+    [RT_STORE_WH_OUTBOX_PUT] =
+        "INSERT INTO wh_deliveries(eid, event_id, tid, seq, state, attempts, next_ms, created_ms,"
+        " updated_ms) SELECT column1, ?1, ?2, ?3, 0, 0, ?4, ?4, ?4 FROM"
+        " (VALUES(?5), (?6), (?7), (?8), (?9), (?10), (?11), (?12)) WHERE column1 IS NOT NULL",
+    [RT_STORE_WH_DELIVERY_SET] = "UPDATE wh_deliveries SET state = ?2, attempts = ?3,"
+                                 " next_ms = ?4, updated_ms = ?5 WHERE did = ?1",
+    [RT_STORE_WH_ATTEMPT_PUT] =
+        "INSERT INTO wh_attempts(eid, did, event_id, attempt, time_ms, status_code, error,"
+        " latency_us, response) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [RT_STORE_WH_REPLAY_EVENT] = "UPDATE wh_deliveries SET state = 0, attempts = 0, next_ms = ?3,"
+                                 " updated_ms = ?3 WHERE eid = ?1 AND event_id = ?2",
+    [RT_STORE_WH_REPLAY_SINCE] =
+        "UPDATE wh_deliveries SET state = 0, attempts = 0, next_ms = ?4, updated_ms = ?4"
+        " WHERE eid = ?1 AND created_ms >= ?2 AND (?3 = 0 OR state = 2)",
+    [RT_STORE_WH_REPLAY_INSERT] =
+        "INSERT INTO wh_deliveries(eid, event_id, tid, seq, state, attempts, next_ms, created_ms,"
+        " updated_ms) VALUES(?1, ?2, ?3, ?4, 0, 0, ?5, ?5, ?5)",
+    [RT_STORE_WH_TRIM] = "DELETE FROM wh_attempts WHERE time_ms < ?1;"
+                         "DELETE FROM wh_deliveries WHERE state != 0 AND updated_ms < ?1",
+    [RT_STORE_WH_ENDPOINTS_ALL] =
+        "SELECT eid, id, app, env, enabled, config, secret, old_secret, old_until_ms, created_ms,"
+        " updated_ms FROM wh_endpoints ORDER BY eid",
+    [RT_STORE_WH_SCAN] = "SELECT did, eid, event_id, tid, seq, attempts, next_ms FROM wh_deliveries"
+                         " WHERE state = 0 AND did > ?1 ORDER BY did LIMIT ?2",
+    [RT_STORE_WH_ENVELOPE] = "SELECT envelope FROM events WHERE tid = ?1 AND seq = ?2",
+    [RT_STORE_WH_ATTEMPTS] =
+        "SELECT aid, did, event_id, attempt, time_ms, status_code, error, latency_us, response"
+        " FROM wh_attempts WHERE eid = ?1 AND aid < ?2 AND (?3 = 0 OR (?3 = 1) ="
+        " (status_code BETWEEN 200 AND 299)) AND (?4 IS NULL OR event_id = ?4)"
+        " ORDER BY aid DESC LIMIT ?5",
+    [RT_STORE_WH_REPLAY_COUNT] =
+        "SELECT COUNT(*) FROM wh_deliveries WHERE eid = ?1 AND (?2 IS NULL OR event_id = ?2)"
+        " AND (?2 IS NOT NULL OR created_ms >= ?3) AND (?4 = 0 OR state = 2)",
+    [RT_STORE_WH_EVENT_BY_ID] = "SELECT tid, seq FROM events WHERE id = ?1 LIMIT 1",
+    [RT_STORE_CDC_SOURCE_PUT] =
+        "INSERT INTO cdc_sources(app, env, name, config, created_ms) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [RT_STORE_CDC_SOURCE_DEL] =
+        "DELETE FROM cdc_checkpoints WHERE app = ?1 AND env = ?2 AND source = ?3;"
+        "DELETE FROM cdc_sources WHERE app = ?1 AND env = ?2 AND name = ?3",
+    [RT_STORE_CDC_MAPPING_PUT] = "INSERT INTO cdc_mappings(app, env, name, source, config,"
+                                 " created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [RT_STORE_CDC_MAPPING_DEL] =
+        "DELETE FROM cdc_mappings WHERE app = ?1 AND env = ?2 AND name = ?3",
+    [RT_STORE_CDC_CHECKPOINT] =
+        "INSERT INTO cdc_checkpoints(app, env, source, lsn, updated_ms) VALUES(?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT(app, env, source) DO UPDATE SET lsn = MAX(lsn, excluded.lsn),"
+        " updated_ms = excluded.updated_ms",
+    [RT_STORE_CDC_SOURCES_ALL] =
+        "SELECT s.app, s.env, s.name, s.config, s.created_ms, c.lsn FROM cdc_sources s"
+        " LEFT JOIN cdc_checkpoints c ON c.app = s.app AND c.env = s.env AND c.source = s.name"
+        " ORDER BY s.app, s.env, s.name",
+    [RT_STORE_CDC_MAPPINGS_ALL] = "SELECT app, env, name, source, config, created_ms"
+                                  " FROM cdc_mappings ORDER BY app, env, name",
 };
 
 /* ================================================================ types */
@@ -139,6 +231,12 @@ struct rt_store_s {
     pthread_mutex_t readers_lock; /* guards the reader pool */
     reader_t *free_readers[RT_STORE_READERS_MAX];
     int nfree;
+
+    /* The checkpointer: its own thread and connection, so that copying the
+     * WAL into the database (and its fsyncs) never stalls a group commit. */
+    pthread_t checkpointer;
+    sqlite3 *cdb;
+    pthread_cond_t ckpt_cond; /* signalled on close; guarded by lock */
 
     rt_histo_t *commit_latency;
     rt_metric_t *commits;
@@ -533,6 +631,30 @@ int rt_store_row_is_null(const rt_store_row_t *row, int col)
 
 /* ============================================================ lifecycle */
 
+/* Every RT_STORE_CHECKPOINT_MS, a PASSIVE checkpoint: it copies what it can
+ * without waiting for the writer or readers, and the writer never runs one
+ * itself (wal_autocheckpoint is off on its connection). */
+static void *checkpointer_main(void *arg)
+{
+    rt_store_t *s = arg;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)RT_STORE_CHECKPOINT_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&s->ckpt_cond, &s->lock, &ts);
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->lock);
+        sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
 static void close_writer_stmts(rt_store_t *s)
 {
     for (int i = 0; i < RT_STORE_OP_COUNT; i++)
@@ -558,6 +680,7 @@ int rt_store_open(const char *dir, rt_store_fsync_t fsync_mode, rt_store_t **out
     atomic_init(&s->healthy, 1);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
+    pthread_cond_init(&s->ckpt_cond, NULL);
     pthread_mutex_init(&s->readers_lock, NULL);
     s->commit_latency =
         rt_histo_get("rt_store_commit_seconds", "", "Latency of one storage group commit");
@@ -573,12 +696,21 @@ int rt_store_open(const char *dir, rt_store_fsync_t fsync_mode, rt_store_t **out
         sqlite3_prepare_v2(s->wdb, "RELEASE job", -1, &s->sp_release, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->wdb, "ROLLBACK TO job", -1, &s->sp_rollback, NULL) != SQLITE_OK)
         goto err;
+    if (exec_sql(s->wdb, "PRAGMA wal_autocheckpoint=0") != 0 || open_conn(s, 0, &s->cdb) != 0)
+        goto err;
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
         goto err;
+    if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0) {
+        sqlite3_close(s->cdb);
+        s->cdb = NULL; /* tells rt_store_close there is no thread to join */
+        rt_store_close(s);
+        return RT_EIO;
+    }
     *out = s;
     return 0;
 err:
     close_writer_stmts(s);
+    sqlite3_close(s->cdb);
     sqlite3_close(s->wdb);
     rt_free(s->path);
     rt_free(s);
@@ -592,8 +724,12 @@ void rt_store_close(rt_store_t *s)
     pthread_mutex_lock(&s->lock);
     s->stopping = 1;
     pthread_cond_signal(&s->cond);
+    pthread_cond_signal(&s->ckpt_cond);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->writer, NULL);
+    if (s->cdb)
+        pthread_join(s->checkpointer, NULL);
+    sqlite3_close(s->cdb);
     for (int i = 0; i < s->nfree; i++)
         reader_free(s->free_readers[i]);
     /* A checkpoint on close keeps the WAL file from growing across restarts. */
@@ -602,6 +738,7 @@ void rt_store_close(rt_store_t *s)
     sqlite3_close(s->wdb);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
+    pthread_cond_destroy(&s->ckpt_cond);
     pthread_mutex_destroy(&s->readers_lock);
     rt_free(s->path);
     rt_free(s);

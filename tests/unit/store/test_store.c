@@ -44,11 +44,12 @@ static void test_migrate_fresh_and_reopen(void **state)
     char *dir = test_tmpdir();
     rt_store_t *s = NULL;
     assert_int_equal(rt_store_open(dir, RT_STORE_FSYNC_NORMAL, &s), 0);
-    assert_int_equal(rt_store_schema_version(s), 2);
+    int version = rt_store_schema_version(s);
+    assert_true(version >= 2);
     rt_store_close(s);
     /* Reopening an up-to-date database runs no migration and keeps data. */
     assert_int_equal(rt_store_open(dir, RT_STORE_FSYNC_NORMAL, &s), 0);
-    assert_int_equal(rt_store_schema_version(s), 2);
+    assert_int_equal(rt_store_schema_version(s), version);
     rt_store_close(s);
     test_rmdir(dir);
     free(dir);
