@@ -16,8 +16,8 @@
 
 #define RT_SLUG_MAX_BYTES                63
 #define RT_TOPIC_NAME_MAX_BYTES          255
-#define RT_NAME_MAX_BYTES                200 /* display names and descriptions: 1024 */
-#define RT_DESCRIPTION_MAX_BYTES         1024
+#define RT_NAME_MAX_BYTES                200  /* display names of apps, envs and keys */
+#define RT_DESCRIPTION_MAX_BYTES         1024 /* topic descriptions */
 #define RT_TOPIC_RETENTION_MS_DEFAULT    (7LL * 24 * 3600 * 1000)
 #define RT_TOPIC_RETENTION_COUNT_DEFAULT 1000000LL
 #define RT_LIST_LIMIT_DEFAULT            100
