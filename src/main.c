@@ -14,12 +14,14 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "cdc/cdc.h"
 #include "core/core.h"
 #include "gateway/gateway.h"
 #include "net/net.h"
 #include "registry/registry.h"
 #include "store/store.h"
 #include "topics/topics.h"
+#include "webhooks/webhooks.h"
 
 typedef struct {
     char listen[300];
@@ -31,6 +33,7 @@ typedef struct {
     size_t max_body_bytes;
     rt_store_fsync_t fsync;
     rt_gateway_config_t gateway;
+    rt_wh_config_t webhooks;
 } config_t;
 
 static void usage_main(FILE *out)
@@ -77,6 +80,19 @@ static void usage_serve(FILE *out)
             "(100)\n"
             "  --ws-max-connections N    per environment        REALTIME_WS_MAX_CONNECTIONS "
             "(100000)\n"
+            "  --webhook-retry-schedule S  delays in seconds before each attempt\n"
+            "                            REALTIME_WEBHOOK_RETRY_SCHEDULE\n"
+            "                            (0,5,300,1800,7200,18000,36000,36000; +-20%% jitter)\n"
+            "  --webhook-timeout-ms N    per attempt            REALTIME_WEBHOOK_TIMEOUT_MS "
+            "(15000)\n"
+            "  --webhook-allow-private   allow loopback/private/link-local targets\n"
+            "                            REALTIME_WEBHOOK_ALLOW_PRIVATE (off)\n"
+            "  --webhook-allow-cidrs L   CIDRs allowed despite the SSRF guard\n"
+            "                            REALTIME_WEBHOOK_ALLOW_CIDRS (none)\n"
+            "  --webhook-disable-after-s N  disable an endpoint failing this long\n"
+            "                            REALTIME_WEBHOOK_DISABLE_AFTER_S (432000)\n"
+            "  --webhook-log-retention-s N  attempt log retention\n"
+            "                            REALTIME_WEBHOOK_LOG_RETENTION_S (2592000)\n"
             "  -h, --help             this text\n");
 }
 
@@ -97,6 +113,12 @@ enum {
     OPT_WS_MAX_SUBS,
     OPT_WS_RATE,
     OPT_WS_MAX_CONNS,
+    OPT_WH_SCHEDULE,
+    OPT_WH_TIMEOUT,
+    OPT_WH_ALLOW_PRIVATE,
+    OPT_WH_ALLOW_CIDRS,
+    OPT_WH_DISABLE_AFTER,
+    OPT_WH_RETENTION,
 };
 
 typedef struct {
@@ -120,6 +142,12 @@ static const opt_t opts[] = {
     {"ws-max-subscriptions", "REALTIME_WS_MAX_SUBSCRIPTIONS", OPT_WS_MAX_SUBS},
     {"ws-publish-rate", "REALTIME_WS_PUBLISH_RATE", OPT_WS_RATE},
     {"ws-max-connections", "REALTIME_WS_MAX_CONNECTIONS", OPT_WS_MAX_CONNS},
+    {"webhook-retry-schedule", "REALTIME_WEBHOOK_RETRY_SCHEDULE", OPT_WH_SCHEDULE},
+    {"webhook-timeout-ms", "REALTIME_WEBHOOK_TIMEOUT_MS", OPT_WH_TIMEOUT},
+    {"webhook-allow-private", "REALTIME_WEBHOOK_ALLOW_PRIVATE", OPT_WH_ALLOW_PRIVATE},
+    {"webhook-allow-cidrs", "REALTIME_WEBHOOK_ALLOW_CIDRS", OPT_WH_ALLOW_CIDRS},
+    {"webhook-disable-after-s", "REALTIME_WEBHOOK_DISABLE_AFTER_S", OPT_WH_DISABLE_AFTER},
+    {"webhook-log-retention-s", "REALTIME_WEBHOOK_LOG_RETENTION_S", OPT_WH_RETENTION},
 };
 
 static int parse_count(const char *name, const char *v, int64_t min, int64_t max, int64_t *out)
@@ -189,8 +217,50 @@ static int apply_int(const opt_t *o, const char *v, config_t *c)
     }
 }
 
+/* The webhook options; v is NULL for a bare --webhook-allow-private. */
+static int apply_webhook(const opt_t *o, const char *v, rt_wh_config_t *w)
+{
+    int64_t n;
+    switch (o->id) {
+    case OPT_WH_SCHEDULE:
+        if (rt_wh_parse_schedule(v, w) != 0) {
+            fprintf(stderr, "realtime: --%s must be comma-separated seconds (at most %d)\n",
+                    o->flag, RT_WH_MAX_RETRIES);
+            return -1;
+        }
+        return 0;
+    case OPT_WH_TIMEOUT:
+        if (parse_count(o->flag, v, 100, 600000, &n) != 0)
+            return -1;
+        w->timeout_ms = n;
+        return 0;
+    case OPT_WH_ALLOW_PRIVATE:
+        w->allow_private = v == NULL || strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+        return 0;
+    case OPT_WH_ALLOW_CIDRS:
+        if (rt_wh_parse_cidrs(v, w) != 0) {
+            fprintf(stderr, "realtime: --%s must be comma-separated CIDRs (at most %d)\n", o->flag,
+                    RT_WH_ALLOW_CIDRS_MAX);
+            return -1;
+        }
+        return 0;
+    case OPT_WH_DISABLE_AFTER:
+        if (parse_count(o->flag, v, 1, 365LL * 24 * 3600, &n) != 0)
+            return -1;
+        w->disable_after_ms = n * 1000;
+        return 0;
+    default:
+        if (parse_count(o->flag, v, 60, 3650LL * 24 * 3600, &n) != 0)
+            return -1;
+        w->retention_ms = n * 1000;
+        return 0;
+    }
+}
+
 static int apply(const opt_t *o, const char *v, config_t *c)
 {
+    if (o->id >= OPT_WH_SCHEDULE)
+        return apply_webhook(o, v, &c->webhooks);
     switch (o->id) {
     case OPT_LISTEN:
         return set_copy(c->listen, sizeof(c->listen), o->flag, v);
@@ -232,6 +302,7 @@ static int parse_serve(int argc, char **argv, config_t *c)
     c->log_level = RT_LOG_INFO;
     c->max_body_bytes = RT_HTTP_MAX_BODY_BYTES_DEFAULT;
     rt_gateway_config_defaults(&c->gateway);
+    rt_wh_config_defaults(&c->webhooks);
     /* Environment first, flags override. */
     for (size_t i = 0; i < RT_ARRAY_LEN(opts); i++) {
         const char *v = getenv(opts[i].env);
@@ -240,7 +311,9 @@ static int parse_serve(int argc, char **argv, config_t *c)
     }
     struct option lo[RT_ARRAY_LEN(opts) + 2];
     for (size_t i = 0; i < RT_ARRAY_LEN(opts); i++)
-        lo[i] = (struct option){opts[i].flag, required_argument, NULL, opts[i].id};
+        lo[i] = (struct option){
+            opts[i].flag, opts[i].id == OPT_WH_ALLOW_PRIVATE ? no_argument : required_argument,
+            NULL, opts[i].id};
     lo[RT_ARRAY_LEN(opts)] = (struct option){"help", no_argument, NULL, 'h'};
     lo[RT_ARRAY_LEN(opts) + 1] = (struct option){NULL, 0, NULL, 0};
     int ch;
@@ -341,6 +414,8 @@ static int serve(int argc, char **argv)
     rt_topics_t *topics = NULL;
     rt_api_t *api = NULL;
     rt_gateway_t *gateway = NULL;
+    rt_webhooks_t *webhooks = NULL;
+    rt_cdc_t *cdc = NULL;
     char *generated = NULL;
 
     if (rt_store_open(c.data, c.fsync, &store) != 0)
@@ -354,10 +429,20 @@ static int serve(int argc, char **argv)
         goto out;
     rt_topics_new(registry, server, &topics);
     rt_api_set_topics(api, topics);
+    if (rt_webhooks_new(&c.webhooks, registry, topics, &webhooks) != 0)
+        goto out;
+    rt_topics_set_outbox(topics, rt_webhooks_outbox, rt_webhooks_committed, webhooks);
+    rt_api_set_webhooks(api, webhooks);
+    if (rt_webhooks_start(webhooks) != 0)
+        goto out;
+    if (rt_cdc_open(registry, topics, &cdc) != 0)
+        goto out;
+    rt_api_set_cdc(api, cdc);
     gateway = rt_gateway_new(&c.gateway, registry, topics);
     rt_api_set_upgrade(api, rt_gateway_ws_upgrade, gateway);
     if (rt_server_start(server) != 0)
         goto out;
+    rt_cdc_start(cdc); /* one replication reader thread per source */
     if (generated) {
         /* stdout, once: the operator needs it, and it must not go to logs. */
         printf("\nAdmin key (shown once, only its hash is stored): %s\n\n", generated);
@@ -378,8 +463,12 @@ out:
      * what is queued and runs its completions, which post to the workers;
      * freeing the server runs those posts; only then do the subsystems the
      * posts touch go away. */
+    rt_cdc_stop(cdc);           /* readers publish into the store */
+    rt_webhooks_stop(webhooks); /* it reads the store */
     rt_store_close(store);
     rt_server_free(server);
+    rt_webhooks_free(webhooks); /* commit callbacks touched it until the store closed */
+    rt_cdc_free(cdc);           /* likewise */
     rt_gateway_free(gateway);
     rt_topics_free(topics);
     rt_api_free(api);

@@ -27,6 +27,12 @@ typedef void (*rt_api_prefix_fn)(void *ctx, rt_http_req_t *req);
  * The topics hub is attached once the server (which it needs) exists. */
 rt_api_t *rt_api_new(rt_registry_t *registry);
 void rt_api_set_topics(rt_api_t *api, rt_topics_t *topics);
+/* Attaches the webhooks subsystem (borrowed; outlives the API's use). */
+typedef struct rt_webhooks_s rt_webhooks_t;
+void rt_api_set_webhooks(rt_api_t *api, rt_webhooks_t *webhooks);
+/* Attaches change data capture (borrowed; outlives the API's use). */
+typedef struct rt_cdc_s rt_cdc_t;
+void rt_api_set_cdc(rt_api_t *api, rt_cdc_t *cdc);
 void rt_api_free(rt_api_t *api);
 
 void rt_api_set_upgrade(rt_api_t *api, rt_api_upgrade_fn fn, void *ctx);

@@ -6,6 +6,7 @@
 #define RT_API_INTERNAL_H
 
 #include "api/api.h"
+#include "webhooks/webhooks.h"
 
 #define API_MAX_PARAMS      4
 #define API_PARAM_MAX_BYTES 256
@@ -13,6 +14,8 @@
 struct rt_api_s {
     rt_registry_t *registry;
     rt_topics_t *topics;
+    rt_webhooks_t *webhooks; /* NULL until attached */
+    rt_cdc_t *cdc;           /* NULL until attached */
     rt_api_upgrade_fn upgrade;
     void *upgrade_ctx;
     struct {
@@ -86,6 +89,25 @@ void rt_api_schema_get(api_call_t *c);
 void rt_api_events_publish(api_call_t *c);
 void rt_api_events_history(api_call_t *c);
 void rt_api_events_batch(api_call_t *c);
+void rt_api_wh_endpoints_create(api_call_t *c); /* api_webhooks.c */
+void rt_api_wh_endpoints_list(api_call_t *c);
+void rt_api_wh_endpoint_get(api_call_t *c);
+void rt_api_wh_endpoint_patch(api_call_t *c);
+void rt_api_wh_endpoint_delete(api_call_t *c);
+void rt_api_wh_endpoint_secret(api_call_t *c);
+void rt_api_wh_endpoint_rotate(api_call_t *c);
+void rt_api_wh_endpoint_test(api_call_t *c);
+void rt_api_wh_endpoint_replay(api_call_t *c);
+void rt_api_wh_endpoint_attempts(api_call_t *c);
+void rt_api_sources_create(api_call_t *c); /* api_cdc.c */
+void rt_api_sources_list(api_call_t *c);
+void rt_api_source_get(api_call_t *c);
+void rt_api_source_delete(api_call_t *c);
+void rt_api_mappings_create(api_call_t *c);
+void rt_api_mappings_list(api_call_t *c);
+void rt_api_mapping_get(api_call_t *c);
+void rt_api_mapping_delete(api_call_t *c);
+void rt_api_mapping_test(api_call_t *c);
 void rt_api_healthz(api_call_t *c);
 void rt_api_readyz(api_call_t *c);
 void rt_api_metrics(api_call_t *c);

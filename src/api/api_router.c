@@ -79,6 +79,49 @@ static const route_t routes[] = {
      {{RT_HTTP_POST, rt_api_events_publish, AUTH_ENV, 1},
       {RT_HTTP_GET, rt_api_events_history, AUTH_ENV, 0}}},
     {E "/events", "E/events", {{RT_HTTP_POST, rt_api_events_batch, AUTH_ENV, 1}}},
+    {E "/webhooks/endpoints",
+     "E/webhooks/endpoints",
+     {{RT_HTTP_POST, rt_api_wh_endpoints_create, AUTH_ENV, 1},
+      {RT_HTTP_GET, rt_api_wh_endpoints_list, AUTH_ENV, 0}}},
+    {E "/webhooks/endpoints/*",
+     "E/webhooks/endpoints/{id}",
+     {{RT_HTTP_GET, rt_api_wh_endpoint_get, AUTH_ENV, 0},
+      {RT_HTTP_PATCH, rt_api_wh_endpoint_patch, AUTH_ENV, 1},
+      {RT_HTTP_DELETE, rt_api_wh_endpoint_delete, AUTH_ENV, 0}}},
+    {E "/webhooks/endpoints/*/secret",
+     "E/webhooks/endpoints/{id}/secret",
+     {{RT_HTTP_GET, rt_api_wh_endpoint_secret, AUTH_ENV, 0}}},
+    {E "/webhooks/endpoints/*/rotate-secret",
+     "E/webhooks/endpoints/{id}/rotate-secret",
+     {{RT_HTTP_POST, rt_api_wh_endpoint_rotate, AUTH_ENV, 0}}},
+    {E "/webhooks/endpoints/*/test",
+     "E/webhooks/endpoints/{id}/test",
+     {{RT_HTTP_POST, rt_api_wh_endpoint_test, AUTH_ENV, 0}}},
+    {E "/webhooks/endpoints/*/replay",
+     "E/webhooks/endpoints/{id}/replay",
+     {{RT_HTTP_POST, rt_api_wh_endpoint_replay, AUTH_ENV, 1}}},
+    {E "/webhooks/endpoints/*/attempts",
+     "E/webhooks/endpoints/{id}/attempts",
+     {{RT_HTTP_GET, rt_api_wh_endpoint_attempts, AUTH_ENV, 0}}},
+    {E "/sources",
+     "E/sources",
+     {{RT_HTTP_POST, rt_api_sources_create, AUTH_ENV, 1},
+      {RT_HTTP_GET, rt_api_sources_list, AUTH_ENV, 0}}},
+    {E "/sources/*",
+     "E/sources/{name}",
+     {{RT_HTTP_GET, rt_api_source_get, AUTH_ENV, 0},
+      {RT_HTTP_DELETE, rt_api_source_delete, AUTH_ENV, 0}}},
+    {E "/mappings",
+     "E/mappings",
+     {{RT_HTTP_POST, rt_api_mappings_create, AUTH_ENV, 1},
+      {RT_HTTP_GET, rt_api_mappings_list, AUTH_ENV, 0}}},
+    {E "/mappings/*",
+     "E/mappings/{name}",
+     {{RT_HTTP_GET, rt_api_mapping_get, AUTH_ENV, 0},
+      {RT_HTTP_DELETE, rt_api_mapping_delete, AUTH_ENV, 0}}},
+    {E "/mappings/*/test",
+     "E/mappings/{name}/test",
+     {{RT_HTTP_POST, rt_api_mapping_test, AUTH_ENV, 1}}},
 };
 
 #define WS_ROUTE E "/ws"
@@ -418,6 +461,11 @@ rt_api_t *rt_api_new(rt_registry_t *registry)
 void rt_api_set_topics(rt_api_t *api, rt_topics_t *topics)
 {
     api->topics = topics;
+}
+
+void rt_api_set_webhooks(rt_api_t *api, rt_webhooks_t *webhooks)
+{
+    api->webhooks = webhooks;
 }
 
 void rt_api_free(rt_api_t *api)

@@ -433,4 +433,110 @@ typedef struct {
 int rt_cdc_mapping_eval(const rt_cdc_mapping_t *m, const rt_cdc_change_t *c, json_t **payload,
                         json_t **meta, const char **reason);
 
+/* ============================================ sources and the replication reader */
+
+/*
+ * The I/O half (cdc_sources.c, cdc_reader.c): sources (PostgreSQL
+ * connections) and mappings of each environment, kept in memory and in the
+ * store, and one replication reader per source on its own thread with its
+ * own libuv loop. Every function below is thread-safe. Design notes:
+ * docs/internals/cdc.md "Reader".
+ */
+#include "registry/registry.h"
+#include "topics/topics.h"
+
+#define RT_CDC_SOURCE_NAME_MAX_BYTES 128
+#define RT_CDC_DSN_MAX_BYTES         4096
+#define RT_CDC_PG_NAME_MAX_BYTES     63    /* slot and publication names */
+#define RT_CDC_SOURCE_MAX_TABLES     256   /* the source's own `tables` list */
+#define RT_CDC_STATUS_INTERVAL_MS    10000 /* standby status update at least this often */
+#define RT_CDC_TICK_MS               1000  /* reader housekeeping period */
+#define RT_CDC_STATS_INTERVAL_MS     5000  /* server LSN and slot lag refresh */
+#define RT_CDC_HEARTBEAT_INTERVAL_MS 30000 /* pg_logical_emit_message on idle sources */
+#define RT_CDC_BACKOFF_MIN_MS        500   /* first reconnect delay */
+#define RT_CDC_BACKOFF_MAX_MS        30000 /* reconnect delay cap */
+#define RT_CDC_CONNECT_TIMEOUT_S     5     /* libpq connect_timeout */
+#define RT_CDC_STATEMENT_TIMEOUT_MS  10000 /* control connection statements */
+#define RT_CDC_MAX_INFLIGHT_TXNS     64    /* transactions queued to the store */
+#define RT_CDC_TXN_CHUNK_EVENTS      10000 /* events per storage commit in a huge txn */
+#define RT_CDC_DEAD_LETTERS_MAX      100   /* refused events kept per mapping */
+#define RT_CDC_ERROR_MAX_BYTES       512   /* a source's last error text */
+#define RT_CDC_STOP_DRAIN_MS         10000 /* wait for queued commits at stop */
+
+typedef struct rt_cdc_s rt_cdc_t;
+
+/*
+ * Completion of an asynchronous source or mapping change: status 0 with body
+ * (the resource, with status or warnings; the callee gives up its
+ * reference to the receiver), or a negative RT_E* with body NULL. Called
+ * once, on the store's writer thread or a reader thread: hop to your own.
+ */
+typedef void (*rt_cdc_done_fn)(void *arg, int status, json_t *body);
+
+/* Loads every source, mapping and checkpoint from the store behind registry.
+ * registry and topics are borrowed and outlive the manager. Returns 0 and
+ * *out (caller frees with rt_cdc_free()) or RT_EIO. Start-up only. */
+int rt_cdc_open(rt_registry_t *registry, rt_topics_t *topics, rt_cdc_t **out);
+
+/* Starts one reader thread per loaded source (call once the server runs). */
+void rt_cdc_start(rt_cdc_t *c);
+
+/* Stops and joins every reader, after each has drained its queued commits
+ * (at most RT_CDC_STOP_DRAIN_MS). Call before the store closes. */
+void rt_cdc_stop(rt_cdc_t *c);
+
+/* Frees the manager (stopping readers first if needed). Accepts NULL. */
+void rt_cdc_free(rt_cdc_t *c);
+
+/*
+ * Creates a source from {name, kind: "postgres", dsn, slot?, publication?,
+ * tables?}. Returns RT_EINVAL (one {field, message} per problem appended to
+ * errors), RT_EEXIST, or 0: once stored and the reader's first connection
+ * attempt is over, done gets the source with its status. spec is borrowed.
+ */
+int rt_cdc_source_create(rt_cdc_t *c, const char *app, const char *env, const json_t *spec,
+                         json_t *errors, rt_cdc_done_fn done, void *arg);
+
+/* The source with its live status (password redacted), or NULL. New ref. */
+json_t *rt_cdc_source_get(rt_cdc_t *c, const char *app, const char *env, const char *name);
+
+/* {"items": [...]} of an environment's sources, by name. New reference. */
+json_t *rt_cdc_source_list(rt_cdc_t *c, const char *app, const char *env);
+
+/*
+ * Deletes a source: stops its reader and, unless keep_slot, drops its
+ * replication slot (and the publication the platform created). Returns
+ * RT_ENOENT, RT_ESTATE (mappings still read from it), or 0 and calls done
+ * (body {"slotDropped": bool, ...}) once removed.
+ */
+int rt_cdc_source_delete(rt_cdc_t *c, const char *app, const char *env, const char *name,
+                         int keep_slot, rt_cdc_done_fn done, void *arg);
+
+/*
+ * Creates a mapping (rt_cdc_mapping_parse's fields). Returns RT_EINVAL with
+ * errors (including an unknown source or topic), RT_EEXIST, or 0: once stored
+ * and the source's publication updated, done gets the mapping with
+ * "warnings" (for instance a table that is not REPLICA IDENTITY FULL).
+ */
+int rt_cdc_mapping_create(rt_cdc_t *c, const char *app, const char *env, const json_t *spec,
+                          json_t *errors, rt_cdc_done_fn done, void *arg);
+
+/* The mapping with its counters and dead letters, or NULL. New reference. */
+json_t *rt_cdc_mapping_get(rt_cdc_t *c, const char *app, const char *env, const char *name);
+
+/* {"items": [...]} of an environment's mappings, by name. New reference. */
+json_t *rt_cdc_mapping_list(rt_cdc_t *c, const char *app, const char *env);
+
+/* Deletes a mapping. RT_ENOENT, or 0 and done (body {}) once stored. */
+int rt_cdc_mapping_delete(rt_cdc_t *c, const char *app, const char *env, const char *name,
+                          rt_cdc_done_fn done, void *arg);
+
+/*
+ * Dry-runs mapping name on {op, row?, old?}: 0 and *out = {"matched": true,
+ * "topic", "payload", "meta"} or {"matched": false, "reason"}; RT_ENOENT; or
+ * RT_EINVAL with *err (static) for a bad body. Caller json_decref()s *out.
+ */
+int rt_cdc_mapping_test(rt_cdc_t *c, const char *app, const char *env, const char *name,
+                        const json_t *body, json_t **out, const char **err);
+
 #endif
