@@ -2,7 +2,7 @@
 // activation, and every source held to the active version.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, setupEnv } from './lib/server.mjs';
+import { startServer, setupEnv, rawRequest } from './lib/server.mjs';
 import { connect, wsUrl } from './lib/ws.mjs';
 
 let srv;
@@ -112,4 +112,49 @@ test('schemas survive a restart and stay enforced', async () => {
   assert.equal(r.json.formatAssertion, true);
   await s2.stop();
   s2.cleanup();
+});
+
+test('bad schemas get clear errors and the server stays healthy', async () => {
+  const { E, key } = await setupEnv(srv, ['bad.schemas']);
+  const S = `${E}/topics/bad.schemas/schemas`;
+  let r = await srv.api('POST', S, '{"schema": {"type": "object",', key);
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.code, 'invalid_json');
+  r = await srv.api('POST', S, { schema: 'not a schema' }, key);
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.code, 'invalid_field');
+  r = await srv.api('POST', S, { schema: { minLength: -1 } }, key);
+  assert.equal(r.json.error.code, 'invalid_schema');
+  r = await srv.api('POST', S, { schema: { $ref: 'https://example.com/nowhere.json' } }, key);
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error.code, 'invalid_schema');
+  r = await srv.api('POST', S, { schema: { $defs: { a: { $ref: '#/$defs/b' }, b: { $ref: '#/$defs/a' } }, $ref: '#/$defs/a' } }, key);
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error.code, 'invalid_schema');
+  // 10 MB: over the body limit, refused before it is read.
+  const big = JSON.stringify({ schema: { enum: Array.from({ length: 700000 }, (_, i) => `value-${i}`) } });
+  assert.ok(big.length > 10e6);
+  const head = `POST ${S} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${big.length}\r\n\r\n`;
+  const { data } = await rawRequest(srv.port, [head, big.slice(0, 65536)], { waitMs: 800 });
+  assert.match(data, /^HTTP\/1\.1 413 /);
+  assert.match(data, /"code":"payload_too_large"/);
+  assert.equal((await srv.api('GET', '/healthz', undefined, null)).status, 200);
+  // Nothing was registered.
+  r = await srv.api('GET', S, undefined, key);
+  assert.deepEqual(r.json.items, []);
+});
+
+test('a schema may $ref another schema of the same environment by $id', async () => {
+  const { E, key } = await setupEnv(srv, ['shared.types', 'uses.ref']);
+  let r = await srv.api('POST', `${E}/topics/shared.types/schemas`, { schema: { $id: 'https://acme.test/money.json', type: 'object', properties: { cents: { type: 'integer' } }, required: ['cents'] } }, key);
+  assert.equal(r.status, 201, r.text);
+  r = await srv.api('POST', `${E}/topics/uses.ref/schemas`, { schema: { type: 'object', properties: { price: { $ref: 'https://acme.test/money.json' } } } }, key);
+  assert.equal(r.status, 201, r.text);
+  await srv.api('PATCH', `${E}/topics/uses.ref`, { activeSchemaVersion: 1 }, key);
+  r = await srv.api('POST', `${E}/topics/uses.ref/events`, { payload: { price: { cents: 'x' } } }, key);
+  assert.equal(r.status, 422);
+  assert.equal(r.json.error.details[0].instanceLocation, '/price/cents');
+  r = await srv.api('POST', `${E}/topics/uses.ref/events`, { payload: { price: { cents: 5 } } }, key);
+  assert.equal(r.status, 201);
 });
