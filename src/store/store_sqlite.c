@@ -173,6 +173,8 @@ static const char *const op_sql[RT_STORE_OP_COUNT] = {
         "SELECT COUNT(*) FROM wh_deliveries WHERE eid = ?1 AND (?2 IS NULL OR event_id = ?2)"
         " AND (?2 IS NOT NULL OR created_ms >= ?3) AND (?4 = 0 OR state = 2)",
     [RT_STORE_WH_EVENT_BY_ID] = "SELECT tid, seq FROM events WHERE id = ?1 LIMIT 1",
+    [RT_STORE_WH_PENDING_STATS] =
+        "SELECT COUNT(*), MIN(created_ms) FROM wh_deliveries WHERE state = 0",
     [RT_STORE_CDC_SOURCE_PUT] =
         "INSERT INTO cdc_sources(app, env, name, config, created_ms) VALUES(?1, ?2, ?3, ?4, ?5)",
     [RT_STORE_CDC_SOURCE_DEL] =

@@ -45,6 +45,7 @@
 #define RT_WH_DISABLE_AFTER_MS_DEFAULT (5LL * 24 * 3600 * 1000)
 #define RT_WH_RETENTION_MS_DEFAULT     (30LL * 24 * 3600 * 1000)
 #define RT_WH_SWEEP_MS                 60000 /* attempt-log retention sweep period */
+#define RT_WH_STATS_MS                 5000  /* queue depth and oldest-age gauges period */
 #define RT_WH_ALLOW_CIDRS_MAX          32
 #define RT_WH_TEST_TOPIC               "webhook.test"
 #define RT_WH_DISABLED_TOPIC           "webhook.endpoint.disabled"
@@ -72,6 +73,7 @@ typedef struct {
     int64_t retention_ms;     /* attempt log and finished deliveries */
 } rt_wh_config_t;
 
+/* Fills c with the defaults (Svix's schedule, 15 s, 5 days, 30 days). */
 void rt_wh_config_defaults(rt_wh_config_t *c);
 
 /* Parses "0,5,300,…" (seconds) into c. RT_EINVAL on junk. */
@@ -94,8 +96,10 @@ int rt_webhooks_new(const rt_wh_config_t *cfg, rt_registry_t *registry, rt_topic
 int rt_webhooks_outbox(void *ctx, const rt_event_t *ev, rt_store_write_t *out, int max);
 void rt_webhooks_committed(void *ctx);
 
-/* Starts and stops the dispatcher thread (main thread). Stop lets attempts in
- * flight end as failures to be retried after a restart. */
+/* Starts and stops the dispatcher thread (main thread). Stop abandons the
+ * attempts in flight: their deliveries stay pending in the store and are
+ * attempted again after a restart. Stop before rt_store_close(); free after
+ * it (commit callbacks reach wh until the store is closed). Stop accepts NULL. */
 int rt_webhooks_start(rt_webhooks_t *wh);
 void rt_webhooks_stop(rt_webhooks_t *wh);
 void rt_webhooks_free(rt_webhooks_t *wh);

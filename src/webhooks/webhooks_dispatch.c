@@ -79,6 +79,7 @@ typedef struct wh_disp_s {
     uv_timer_t curl_timer;
     uv_timer_t pump_timer;
     uv_timer_t sweep_timer;
+    uv_timer_t stats_timer;
     CURLM *multi;
     int running_handles;
 
@@ -97,7 +98,7 @@ typedef struct wh_disp_s {
 
     struct attempt_s *attempts; /* in flight */
 
-    rt_metric_t *m_delivered, *m_failed, *m_retry, *m_ok, *m_err, *m_loaded, *m_oldest;
+    rt_metric_t *m_delivered, *m_failed, *m_retry, *m_ok, *m_err, *m_loaded, *m_depth, *m_oldest;
     rt_histo_t *latency;
 } wh_disp_t;
 
@@ -479,9 +480,9 @@ static void finish(wh_disp_t *d, attempt_t *a, CURLcode res)
 
 static void check_done(wh_disp_t *d)
 {
-    CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(d->multi, &left)) != NULL) {
+    for (CURLMsg *m = curl_multi_info_read(d->multi, &left); m;
+         m = curl_multi_info_read(d->multi, &left)) {
         if (m->msg != CURLMSG_DONE)
             continue;
         attempt_t *a = NULL;
@@ -911,6 +912,21 @@ static void on_sweep(uv_timer_t *t)
     rt_store_submit(d->wh->store, &w, 1, NULL, NULL);
 }
 
+static int stats_row(void *arg, const rt_store_row_t *row)
+{
+    wh_disp_t *d = arg;
+    rt_metric_set(d->m_depth, rt_store_row_int(row, 0));
+    int64_t oldest = rt_store_row_is_null(row, 1) ? 0 : rt_store_row_int(row, 1);
+    rt_metric_set(d->m_oldest, oldest ? RT_MAX(0, (rt_time_ms() - oldest) / 1000) : 0);
+    return 1;
+}
+
+static void on_stats(uv_timer_t *t)
+{
+    wh_disp_t *d = t->data;
+    rt_store_read(d->wh->store, RT_STORE_WH_PENDING_STATS, NULL, 0, stats_row, d);
+}
+
 static void close_walk(uv_handle_t *h, void *arg)
 {
     (void)arg;
@@ -981,8 +997,11 @@ int rt_webhooks_start(rt_webhooks_t *wh)
     uv_timer_init(&d->loop, &d->curl_timer);
     uv_timer_init(&d->loop, &d->pump_timer);
     uv_timer_init(&d->loop, &d->sweep_timer);
-    d->wake.data = d->curl_timer.data = d->pump_timer.data = d->sweep_timer.data = d;
+    uv_timer_init(&d->loop, &d->stats_timer);
+    d->wake.data = d->curl_timer.data = d->pump_timer.data = d;
+    d->sweep_timer.data = d->stats_timer.data = d;
     uv_timer_start(&d->sweep_timer, on_sweep, RT_WH_SWEEP_MS, RT_WH_SWEEP_MS);
+    uv_timer_start(&d->stats_timer, on_stats, 0, RT_WH_STATS_MS);
     d->multi = curl_multi_init();
     curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
@@ -999,8 +1018,12 @@ int rt_webhooks_start(rt_webhooks_t *wh)
                             "Webhook HTTP attempts by result");
     d->m_err = rt_metric_get("rt_webhook_attempts_total", "result=\"failure\"", "counter",
                              "Webhook HTTP attempts by result");
-    d->m_loaded = rt_metric_get("rt_webhook_queue_depth", "", "gauge",
-                                "Pending webhook deliveries held by the dispatcher");
+    d->m_loaded = rt_metric_get("rt_webhook_loaded_deliveries", "", "gauge",
+                                "Pending webhook deliveries held in the dispatcher's memory");
+    d->m_depth = rt_metric_get("rt_webhook_queue_depth", "", "gauge",
+                               "Pending webhook deliveries in the outbox");
+    d->m_oldest = rt_metric_get("rt_webhook_oldest_pending_seconds", "", "gauge",
+                                "Age of the oldest pending webhook delivery");
     d->latency = rt_histo_get("rt_webhook_attempt_seconds", "", "Webhook attempt latency");
     pthread_mutex_lock(&wh->disp_lock);
     wh->disp = d;

@@ -25,8 +25,10 @@ async function until(fn, ms = 10000, what = 'condition') {
 // (n counts requests per webhook-id, from 1). Every request is verified with
 // standardwebhooks against receiver.secrets (any of them may verify).
 async function receiver(behave = () => ({ status: 204 })) {
-  const r = { got: [], secrets: [], per: new Map(), behave, sockets: new Set() };
+  const r = { got: [], secrets: [], per: new Map(), behave, sockets: new Set(), active: 0, peak: 0 };
   r.server = http.createServer((req, res) => {
+    r.active += 1;
+    r.peak = Math.max(r.peak, r.active);
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (d) => { body += d; });
@@ -41,6 +43,7 @@ async function receiver(behave = () => ({ status: 204 })) {
       const b = r.behave(req, body, n) || { status: 204 };
       if (b.hang) return;
       if (b.delayMs) await sleep(b.delayMs);
+      r.active -= 1; // answered: the sender may now start another
       res.writeHead(b.status, b.headers || {});
       res.end(b.body || '');
     });
@@ -67,7 +70,7 @@ async function publish(srv, E, topic, payload) {
 // Stops the server and checks it exited cleanly (no sanitizer report).
 async function stopClean(srv) {
   const st = await srv.stop();
-  assert.doesNotMatch(srv.stderr, /Sanitizer|runtime error/, 'sanitizer report');
+  assert.doesNotMatch(srv.stderr, /Sanitizer|runtime error/, srv.stderr.slice(-6000));
   assert.equal(st.code, 0, 'clean exit');
 }
 
@@ -316,6 +319,36 @@ test('ordered endpoint keeps seq order through failures', async () => {
     await sleep(300);
     const seqs = rc.got.map((g) => g.event.seq);
     assert.deepEqual(seqs, [1, 2, 2, 2, 3, 4, 5, 6], 'later events wait behind the failing one');
+  } finally {
+    await stopClean(srv);
+    srv.cleanup();
+    rc.close();
+  }
+});
+
+test('rateLimit paces deliveries; the per-endpoint concurrency cap holds', async () => {
+  const rc = await receiver(() => ({ status: 204, delayMs: 200 }));
+  const srv = await startServer({ args: ['--webhook-allow-private'] });
+  try {
+    const { E } = await setupEnv(srv, ['rl.t', 'cc.t']);
+    const slow = await endpoint(srv, E, { url: rc.url, topics: ['rl.t'], rateLimit: 5 });
+    await endpoint(srv, E, { url: rc.url, topics: ['cc.t'] });
+    const items = Array.from({ length: 10 }, (_, i) => ({ topic: 'rl.t', payload: i }));
+    await srv.api('POST', `${E}/events`, items);
+    await until(() => rc.got.length >= 10, 10000, 'rate-limited deliveries');
+    const span = rc.got[9].at - rc.got[0].at;
+    assert.ok(span >= 1200, `10 deliveries at 5/s take > 1.2 s (took ${span})`);
+    assert.ok(slow.rateLimit === 5);
+    await sleep(400); // the last rate-limited answers go out first
+    rc.peak = 0;
+    const burst = Array.from({ length: 60 }, (_, i) => ({ topic: 'cc.t', payload: i }));
+    await srv.api('POST', `${E}/events`, burst);
+    await until(() => rc.got.length >= 70, 15000, 'burst deliveries');
+    assert.ok(rc.peak <= 16 && rc.peak >= 4, `concurrency cap 16 (peak ${rc.peak})`);
+    const m = await (await fetch(srv.url + '/metrics')).text();
+    assert.match(m, /rt_webhook_queue_depth \d+/);
+    assert.match(m, /rt_webhook_oldest_pending_seconds \d+/);
+    assert.match(m, /rt_webhook_attempt_seconds_bucket/);
   } finally {
     await stopClean(srv);
     srv.cleanup();
