@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { startServer, setupEnv } from './lib/server.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { connect, wsUrl } from './lib/ws.mjs';
+import http from 'node:http';
+import { Webhook } from 'standardwebhooks';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -75,7 +77,7 @@ before(async () => {
     CREATE TABLE gated(id int PRIMARY KEY, amount int);
     CREATE TABLE types(id int PRIMARY KEY, i8 bigint, n numeric, f float8, b bool, j jsonb,
       ts timestamptz, d date, u uuid, by bytea, arr int[]);`);
-  srv = await startServer();
+  srv = await startServer({ args: ['--webhook-allow-private'] });
   dataDir = srv.dataDir;
   envInfo = await setupEnv(srv, TOPICS);
   const r = await srv.api('POST', `${envInfo.E}/sources`, { name: 'main', kind: 'postgres', dsn: db.dsn });
@@ -125,7 +127,23 @@ test('source validation errors', async () => {
   assert.equal(r.status, 409);
 });
 
-test('pattern 1: insert/update with when + watchColumns + payload projection', async () => {
+// Pattern 1 of the seed ends at a webhook: a local receiver that checks every
+// request's signature with the stock standardwebhooks verifier.
+async function hookReceiver() {
+  const got = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => { got.push({ headers: req.headers, body }); res.writeHead(204); res.end(); });
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return { got, server, url: `http://127.0.0.1:${server.address().port}/hooks` };
+}
+
+test('pattern 1: insert/update with when + watchColumns + payload projection, to a webhook', async () => {
+  const hook = await hookReceiver();
+  const ep = await srv.api('POST', `${envInfo.E}/webhooks/endpoints`, { url: hook.url, topics: ['session.started'] });
+  assert.equal(ep.status, 201, ep.text);
   const m = await mapping({
     name: 'sessions-started', source: 'main', table: 'public.sessions', operations: ['insert', 'update'],
     watchColumns: ['status'], when: "changed(status) and new.status = 'active'",
@@ -153,6 +171,17 @@ test('pattern 1: insert/update with when + watchColumns + payload projection', a
   assert.match(meta.commitTime, /Z$/);
   assert.equal(all[1].meta.op, 'update');
   assert.match(evs[0].id, /^evt_[0-9A-Z]{26}$/);
+  // The same two events reach the webhook, signed, bodies equal to the log's envelopes.
+  await waitFor('2 webhook deliveries', async () => hook.got.length >= 2);
+  const wh = new Webhook(ep.json.secret);
+  const byId = new Map(hook.got.map((g) => [g.headers['webhook-id'], g]));
+  for (const e of all) {
+    const g = byId.get(e.id);
+    assert.ok(g, `event ${e.id} was delivered`);
+    assert.deepEqual(wh.verify(g.body, g.headers), e);
+  }
+  await srv.api('DELETE', `${envInfo.E}/webhooks/endpoints/${ep.json.id}`);
+  hook.server.close();
 });
 
 test('patterns 2 and 3: one table to several topics, several tables to one topic; deletes with old values', async () => {
@@ -350,7 +379,7 @@ test('kill -9 of the server twice while rows are written: every change exactly o
     await sleep(600);
     seenAtKill.push([(await history('bulk.rows')).length, written]);
     await srv.kill9();
-    srv = await startServer({ dataDir });
+    srv = await startServer({ dataDir, args: ['--webhook-allow-private'] });
   }
   console.log("seenAtKill", JSON.stringify(seenAtKill));
   // the kills happened mid-stream: rows were still being written
