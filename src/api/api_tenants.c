@@ -3,7 +3,9 @@
  * applications, environments, secret keys and client tokens.
  */
 #include "api/api_internal.h"
+#include "cdc/cdc.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define APP (c->params[0])
@@ -78,8 +80,76 @@ void rt_api_app_get(api_call_t *c)
     rt_api_reply(c, 200, j);
 }
 
+/* ======================================================== scope cleanup */
+
+static void purged_cdc(void *arg, int status, json_t *body)
+{
+    (void)arg;
+    (void)status;
+    json_decref(body);
+}
+
+static void purged(void *arg, int status)
+{
+    (void)arg;
+    (void)status;
+}
+
+/* Calls del(c, app, env, name) for the "name" (or "id") of every item. */
+static void each_item(json_t *list, const char *field,
+                      void (*del)(api_call_t *, const char *, const char *, const char *),
+                      api_call_t *c, const char *app, const char *env)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(list, "items"), i, v)
+    {
+        const char *name = json_string_value(json_object_get(v, field));
+        if (name)
+            del(c, app, env, name);
+    }
+    json_decref(list);
+}
+
+static void del_mapping(api_call_t *c, const char *app, const char *env, const char *name)
+{
+    rt_cdc_mapping_delete(c->api->cdc, app, env, name, purged_cdc, NULL);
+}
+
+static void del_source(api_call_t *c, const char *app, const char *env, const char *name)
+{
+    rt_cdc_source_delete(c->api->cdc, app, env, name, 0, purged_cdc, NULL);
+}
+
+static void del_endpoint(api_call_t *c, const char *app, const char *env, const char *id)
+{
+    rt_webhooks_endpoint_delete(c->api->webhooks, app, env, id, purged, NULL);
+}
+
+/* What lives beside the registry in an environment goes with it: CDC
+ * mappings, then sources (readers stopped, slots dropped), and webhook
+ * endpoints. Their removal completes on its own, after the answer. */
+static void purge_env(api_call_t *c, const char *app, const char *env)
+{
+    if (c->api->cdc) {
+        each_item(rt_cdc_mapping_list(c->api->cdc, app, env), "name", del_mapping, c, app, env);
+        each_item(rt_cdc_source_list(c->api->cdc, app, env), "name", del_source, c, app, env);
+    }
+    if (c->api->webhooks)
+        each_item(rt_webhooks_endpoint_list(c->api->webhooks, app, env, NULL, SIZE_MAX), "id",
+                  del_endpoint, c, app, env);
+}
+
 void rt_api_app_delete(api_call_t *c)
 {
+    json_t *envs = rt_registry_env_list(c->api->registry, APP, NULL, SIZE_MAX);
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(envs, "items"), i, v)
+    {
+        purge_env(c, APP, json_string_value(json_object_get(v, "id")));
+    }
+    json_decref(envs);
     api_pending_t *p = rt_api_pending(c, 204, NULL);
     int rc = rt_registry_app_delete(c->api->registry, APP, rt_api_pending_done, p);
     if (rc != 0) {
@@ -140,6 +210,8 @@ void rt_api_env_get(api_call_t *c)
 
 void rt_api_env_delete(api_call_t *c)
 {
+    if (rt_registry_env_exists(c->api->registry, APP, ENV))
+        purge_env(c, APP, ENV);
     api_pending_t *p = rt_api_pending(c, 204, NULL);
     int rc = rt_registry_env_delete(c->api->registry, APP, ENV, rt_api_pending_done, p);
     if (rc != 0) {

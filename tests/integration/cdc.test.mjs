@@ -426,3 +426,19 @@ test('DELETE a source drops its slot and publication', async () => {
   const p = await db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [s.publication]);
   assert.equal(p.rows.length, 0);
 });
+
+test('deleting the environment removes its sources (slots dropped) and webhook endpoints', async () => {
+  const ctx = await setupEnv(srv, ['gone.topic']);
+  let r = await srv.api('POST', `${ctx.E}/sources`, { name: 'doomed', kind: 'postgres', dsn: db.dsn, slot: 'doomed_slot' });
+  assert.equal(r.status, 201, r.text);
+  await waitFor('slot created', async () => (await db.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'doomed_slot'")).rows.length === 1);
+  r = await srv.api('POST', `${ctx.E}/webhooks/endpoints`, { url: 'http://127.0.0.1:9/x', topics: ['gone.topic'] });
+  assert.equal(r.status, 201, r.text);
+  assert.equal((await srv.api('DELETE', `/v1/apps/${ctx.app}/envs/${ctx.env}`)).status, 204);
+  await waitFor('slot dropped', async () => (await db.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'doomed_slot'")).rows.length === 0);
+  await srv.api('POST', `/v1/apps/${ctx.app}/envs`, { id: ctx.env });
+  r = await srv.api('GET', `${ctx.E}/sources`);
+  assert.deepEqual(r.json.items, []);
+  r = await srv.api('GET', `${ctx.E}/webhooks/endpoints`);
+  assert.deepEqual(r.json.items, []);
+});
