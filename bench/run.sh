@@ -14,4 +14,5 @@ bash "$here/http_publish.sh" "$BIN" | tee "$out/http_publish.txt"
 
 echo "### fan-out (wsbench, with peers)"
 bash "$here/fanout.sh" "$BIN" | tee "$out/fanout.txt"
+bash "$here/cdc/run.sh" "$BIN" | tee "$out/cdc.txt"
 echo "results in $out"
