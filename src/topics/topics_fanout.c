@@ -47,6 +47,7 @@ typedef struct {
     const rt_sub_ops_t *ops[MAX_KINDS];
     rt_rc_t *frame[MAX_KINDS];
     int n;
+    int64_t delivered; /* counted into the metric once, on release */
 } frames_t;
 
 static rt_rc_t *frame_for(frames_t *f, const rt_event_t *ev, const rt_sub_t *sub)
@@ -62,8 +63,12 @@ static rt_rc_t *frame_for(frames_t *f, const rt_event_t *ev, const rt_sub_t *sub
     return frame;
 }
 
-static void frames_release(frames_t *f)
+static void frames_release(rt_topics_t *h, frames_t *f)
 {
+    /* One shared counter update per event, not per subscriber: the counter
+     * is shared by every worker and would bounce between cores. */
+    if (f->delivered)
+        rt_metric_add(h->m_deliveries, f->delivered);
     for (int i = 0; i < f->n; i++)
         rt_rc_release(f->frame[i]);
 }
@@ -77,11 +82,11 @@ static void park(rt_sub_t *sub, rt_event_t *ev)
     sub->parked[sub->nparked++] = rt_event_retain(ev);
 }
 
-static void deliver_one(rt_topics_t *h, rt_sub_t *sub, const rt_event_t *ev, frames_t *f)
+static void deliver_one(rt_sub_t *sub, const rt_event_t *ev, frames_t *f)
 {
     rt_rc_t *frame = frame_for(f, ev, sub);
     sub->ops->deliver(sub, ev, frame);
-    rt_metric_add(h->m_deliveries, 1);
+    f->delivered++;
 }
 
 static void fanout_local(local_t *l, rt_event_t *ev)
@@ -97,16 +102,16 @@ static void fanout_local(local_t *l, rt_event_t *ev)
         if (ev->seq < s->next_seq)
             continue;
         s->next_seq = ev->seq + 1;
-        deliver_one(l->hub, s, ev, &f);
+        deliver_one(s, ev, &f);
     }
     char scope[2 * (RT_SLUG_MAX_BYTES + 1)];
     snprintf(scope, sizeof(scope), "%s/%s", ev->topic->app, ev->topic->env);
     for (rt_sub_t *s = rt_map_get(&l->patterns, scope); s; s = next) {
         next = s->next;
         if (rt_topics_match(s->key + strlen(scope) + 1, ev->topic->name))
-            deliver_one(l->hub, s, ev, &f);
+            deliver_one(s, ev, &f);
     }
-    frames_release(&f);
+    frames_release(l->hub, &f);
 }
 
 static void on_event_posted(rt_worker_t *w, void *a, void *b)
@@ -194,8 +199,8 @@ static void deliver_stored(replay_t *r, int64_t seq, rt_rc_t *envelope)
     ev.envelope = envelope;
     frames_t f = {.n = 0};
     r->sub->next_seq = seq + 1;
-    deliver_one(r->hub, r->sub, &ev, &f);
-    frames_release(&f);
+    deliver_one(r->sub, &ev, &f);
+    frames_release(r->hub, &f);
 }
 
 static void replay_finish(replay_t *r, int status)
@@ -212,8 +217,8 @@ static void replay_finish(replay_t *r, int status)
         if (r->sub && status == 0 && parked[i]->seq >= sub->next_seq) {
             frames_t f = {.n = 0};
             sub->next_seq = parked[i]->seq + 1;
-            deliver_one(r->hub, sub, parked[i], &f);
-            frames_release(&f);
+            deliver_one(sub, parked[i], &f);
+            frames_release(r->hub, &f);
         }
         rt_event_release(parked[i]);
     }
