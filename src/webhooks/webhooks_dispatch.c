@@ -776,16 +776,18 @@ static void start_tests(wh_disp_t *d, test_req_t *t);
 static void pump(wh_disp_t *d)
 {
     pthread_mutex_lock(&d->lock);
+    if (d->stopping) {
+        /* Leave the notes where free_state() and the stop path find them. */
+        pthread_mutex_unlock(&d->lock);
+        return;
+    }
     settled_t *st = d->settled;
     test_req_t *tests = d->tests;
     int full = d->full_scan;
     d->settled = NULL;
     d->tests = NULL;
     d->full_scan = 0;
-    int stopping = d->stopping;
     pthread_mutex_unlock(&d->lock);
-    if (stopping)
-        return;
     int64_t retry_due = apply_settled(d, st);
     start_tests(d, tests);
     int64_t now = rt_time_ms();
