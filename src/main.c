@@ -80,6 +80,19 @@ static void usage_serve(FILE *out)
             "(100)\n"
             "  --ws-max-connections N    per environment        REALTIME_WS_MAX_CONNECTIONS "
             "(100000)\n"
+            "  --socketio-ping-interval-ms N  Engine.IO ping period\n"
+            "                            REALTIME_SOCKETIO_PING_INTERVAL_MS (25000)\n"
+            "  --socketio-ping-timeout-ms N   pong deadline after a ping\n"
+            "                            REALTIME_SOCKETIO_PING_TIMEOUT_MS (20000)\n"
+            "  --socketio-max-payload-bytes N  POST body / message limit\n"
+            "                            REALTIME_SOCKETIO_MAX_PAYLOAD_BYTES (1000000)\n"
+            "  --socketio-cors-origins L  \"*\", \"\" (no CORS) or comma-separated origins\n"
+            "                            REALTIME_SOCKETIO_CORS_ORIGINS (*)\n"
+            "  --socketio-max-disconnection-ms N  connection state recovery window\n"
+            "                            REALTIME_SOCKETIO_MAX_DISCONNECTION_MS (120000)\n"
+            "  --socketio-conformance    echo handlers of the official protocol test suites\n"
+            "                            instead of app/env namespaces\n"
+            "                            REALTIME_SOCKETIO_CONFORMANCE (off)\n"
             "  --webhook-retry-schedule S  delays in seconds before each attempt\n"
             "                            REALTIME_WEBHOOK_RETRY_SCHEDULE\n"
             "                            (0,5,300,1800,7200,18000,36000,36000; +-20%% jitter)\n"
@@ -113,6 +126,12 @@ enum {
     OPT_WS_MAX_SUBS,
     OPT_WS_RATE,
     OPT_WS_MAX_CONNS,
+    OPT_SIO_PING,
+    OPT_SIO_TIMEOUT,
+    OPT_SIO_PAYLOAD,
+    OPT_SIO_CORS,
+    OPT_SIO_RECOVERY,
+    OPT_SIO_CONFORMANCE,
     OPT_WH_SCHEDULE,
     OPT_WH_TIMEOUT,
     OPT_WH_ALLOW_PRIVATE,
@@ -142,6 +161,12 @@ static const opt_t opts[] = {
     {"ws-max-subscriptions", "REALTIME_WS_MAX_SUBSCRIPTIONS", OPT_WS_MAX_SUBS},
     {"ws-publish-rate", "REALTIME_WS_PUBLISH_RATE", OPT_WS_RATE},
     {"ws-max-connections", "REALTIME_WS_MAX_CONNECTIONS", OPT_WS_MAX_CONNS},
+    {"socketio-ping-interval-ms", "REALTIME_SOCKETIO_PING_INTERVAL_MS", OPT_SIO_PING},
+    {"socketio-ping-timeout-ms", "REALTIME_SOCKETIO_PING_TIMEOUT_MS", OPT_SIO_TIMEOUT},
+    {"socketio-max-payload-bytes", "REALTIME_SOCKETIO_MAX_PAYLOAD_BYTES", OPT_SIO_PAYLOAD},
+    {"socketio-cors-origins", "REALTIME_SOCKETIO_CORS_ORIGINS", OPT_SIO_CORS},
+    {"socketio-max-disconnection-ms", "REALTIME_SOCKETIO_MAX_DISCONNECTION_MS", OPT_SIO_RECOVERY},
+    {"socketio-conformance", "REALTIME_SOCKETIO_CONFORMANCE", OPT_SIO_CONFORMANCE},
     {"webhook-retry-schedule", "REALTIME_WEBHOOK_RETRY_SCHEDULE", OPT_WH_SCHEDULE},
     {"webhook-timeout-ms", "REALTIME_WEBHOOK_TIMEOUT_MS", OPT_WH_TIMEOUT},
     {"webhook-allow-private", "REALTIME_WEBHOOK_ALLOW_PRIVATE", OPT_WH_ALLOW_PRIVATE},
@@ -217,6 +242,39 @@ static int apply_int(const opt_t *o, const char *v, config_t *c)
     }
 }
 
+/* The Socket.IO options; v is NULL for a bare --socketio-conformance. */
+static int apply_sio(const opt_t *o, const char *v, rt_gateway_config_t *g)
+{
+    int64_t n;
+    switch (o->id) {
+    case OPT_SIO_PING:
+        if (parse_count(o->flag, v, 50, 3600000, &n) != 0)
+            return -1;
+        g->sio_ping_interval_ms = (int)n;
+        return 0;
+    case OPT_SIO_TIMEOUT:
+        if (parse_count(o->flag, v, 50, 3600000, &n) != 0)
+            return -1;
+        g->sio_ping_timeout_ms = (int)n;
+        return 0;
+    case OPT_SIO_PAYLOAD:
+        if (parse_count(o->flag, v, 1024, 64LL << 20, &n) != 0)
+            return -1;
+        g->sio_max_payload_bytes = (size_t)n;
+        return 0;
+    case OPT_SIO_CORS:
+        return set_copy(g->sio_cors_origins, sizeof(g->sio_cors_origins), o->flag, v);
+    case OPT_SIO_RECOVERY:
+        if (parse_count(o->flag, v, 0, 7LL * 24 * 3600 * 1000, &n) != 0)
+            return -1;
+        g->sio_max_disconnect_ms = (int)n;
+        return 0;
+    default:
+        g->sio_conformance = v == NULL || strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+        return 0;
+    }
+}
+
 /* The webhook options; v is NULL for a bare --webhook-allow-private. */
 static int apply_webhook(const opt_t *o, const char *v, rt_wh_config_t *w)
 {
@@ -261,6 +319,8 @@ static int apply(const opt_t *o, const char *v, config_t *c)
 {
     if (o->id >= OPT_WH_SCHEDULE)
         return apply_webhook(o, v, &c->webhooks);
+    if (o->id >= OPT_SIO_PING)
+        return apply_sio(o, v, &c->gateway);
     switch (o->id) {
     case OPT_LISTEN:
         return set_copy(c->listen, sizeof(c->listen), o->flag, v);
@@ -311,9 +371,12 @@ static int parse_serve(int argc, char **argv, config_t *c)
     }
     struct option lo[RT_ARRAY_LEN(opts) + 2];
     for (size_t i = 0; i < RT_ARRAY_LEN(opts); i++)
-        lo[i] = (struct option){
-            opts[i].flag, opts[i].id == OPT_WH_ALLOW_PRIVATE ? no_argument : required_argument,
-            NULL, opts[i].id};
+        lo[i] =
+            (struct option){opts[i].flag,
+                            opts[i].id == OPT_WH_ALLOW_PRIVATE || opts[i].id == OPT_SIO_CONFORMANCE
+                                ? no_argument
+                                : required_argument,
+                            NULL, opts[i].id};
     lo[RT_ARRAY_LEN(opts)] = (struct option){"help", no_argument, NULL, 'h'};
     lo[RT_ARRAY_LEN(opts) + 1] = (struct option){NULL, 0, NULL, 0};
     int ch;
@@ -440,6 +503,10 @@ static int serve(int argc, char **argv)
     rt_api_set_cdc(api, cdc);
     gateway = rt_gateway_new(&c.gateway, registry, topics);
     rt_api_set_upgrade(api, rt_gateway_ws_upgrade, gateway);
+    rt_gateway_sio_attach(gateway, server);
+    rt_api_set_prefix(api, RT_SIO_PATH, rt_gateway_sio_handle, gateway);
+    if (c.gateway.sio_conformance)
+        rt_api_set_prefix(api, RT_SIO_CONFORMANCE_EIO_PATH, rt_gateway_sio_handle, gateway);
     if (rt_server_start(server) != 0)
         goto out;
     rt_cdc_start(cdc); /* one replication reader thread per source */

@@ -7,24 +7,13 @@
  * encoded once per worker and the same bytes are queued on every connection,
  * each bounded by its send queue.
  */
-#include "gateway/gateway.h"
+#include "gateway/gateway_internal.h"
 
 #include <pthread.h>
 #include <string.h>
 
 #include "gateway/ws_message.h"
 #include "net/ws_codec.h"
-
-struct rt_gateway_s {
-    rt_gateway_config_t cfg;
-    rt_registry_t *registry;
-    rt_topics_t *topics;
-    pthread_mutex_t lock; /* guards per_env */
-    rt_map_t per_env;     /* "app/env" -> open connection count (intptr_t) */
-    rt_metric_t *m_conns;
-    rt_metric_t *m_slow;
-    rt_metric_t *m_messages;
-};
 
 typedef struct ws_sub_s {
     rt_sub_t sub;
@@ -69,6 +58,12 @@ void rt_gateway_config_defaults(rt_gateway_config_t *cfg)
     cfg->max_subscriptions = RT_WS_MAX_SUBSCRIPTIONS_DEFAULT;
     cfg->publish_rate = RT_WS_PUBLISH_RATE_DEFAULT;
     cfg->max_connections_per_env = RT_WS_MAX_CONNECTIONS_DEFAULT;
+    cfg->sio_ping_interval_ms = RT_SIO_PING_INTERVAL_MS_DEFAULT;
+    cfg->sio_ping_timeout_ms = RT_SIO_PING_TIMEOUT_MS_DEFAULT;
+    cfg->sio_max_payload_bytes = RT_SIO_MAX_PAYLOAD_BYTES_DEFAULT;
+    cfg->sio_max_disconnect_ms = RT_SIO_MAX_DISCONNECT_MS_DEFAULT;
+    memcpy(cfg->sio_cors_origins, RT_SIO_CORS_ORIGINS_DEFAULT, sizeof(RT_SIO_CORS_ORIGINS_DEFAULT));
+    cfg->sio_conformance = 0;
 }
 
 /* ================================================================ output */
@@ -191,10 +186,10 @@ static void ws_unref(ws_t *ws)
     rt_free(ws);
 }
 
-static void env_count(rt_gateway_t *g, const char *scope, int delta)
+void rt_gateway_env_release(rt_gateway_t *g, const char *scope)
 {
     pthread_mutex_lock(&g->lock);
-    intptr_t n = (intptr_t)rt_map_get(&g->per_env, scope) + delta;
+    intptr_t n = (intptr_t)rt_map_get(&g->per_env, scope) - 1;
     if (n > 0)
         rt_map_put(&g->per_env, scope, (void *)n);
     else
@@ -213,7 +208,7 @@ static void ws_on_close(rt_conn_t *c)
     }
     ws->subs = NULL;
     rt_ws_decoder_close(&ws->dec);
-    env_count(ws->g, ws->scope, -1);
+    rt_gateway_env_release(ws->g, ws->scope);
     rt_metric_add(ws->g->m_conns, -1);
     ws->conn = NULL;
     ws_unref(ws);
@@ -509,35 +504,48 @@ static int credential(const rt_http_req_t *req, char *out, size_t cap, size_t *l
     return RT_ENOENT;
 }
 
-/* Resolves the credential to rights: an environment secret key (or the admin
- * key) may do everything; a client token what its claims list. */
-static int authenticate(rt_gateway_t *g, rt_http_req_t *req, const char *app, const char *env,
-                        json_t **subs, json_t **pubs)
+int rt_gateway_rights(rt_gateway_t *g, const char *app, const char *env, const char *cred,
+                      size_t len, json_t **subs, json_t **pubs, rt_gateway_refusal_t *why)
 {
-    char cred[4096];
-    size_t len;
-    *subs = *pubs = NULL;
-    if (credential(req, cred, sizeof(cred), &len) != 0) {
-        refuse(req, 401, "unauthorized", "a token is required (?token= or Authorization)");
-        return -1;
-    }
     rt_principal_t who;
     if (rt_registry_authenticate(g->registry, cred, len, &who) == 0) {
-        if (who.admin || (strcmp(who.app, app) == 0 && strcmp(who.env, env) == 0))
+        if (who.admin || (strcmp(who.app, app) == 0 && strcmp(who.env, env) == 0)) {
+            *subs = *pubs = NULL;
             return 0;
-        refuse(req, 403, "forbidden", "this key belongs to another environment");
+        }
+        *why = (rt_gateway_refusal_t){403, "forbidden", "this key belongs to another environment"};
         return -1;
     }
     json_t *claims = NULL;
-    const char *why = NULL;
-    if (rt_registry_token_verify(g->registry, app, env, cred, len, &claims, &why) != 0) {
-        refuse(req, 401, strstr(why, "expired") ? "token_expired" : "invalid_token", why);
+    const char *reason = NULL;
+    if (rt_registry_token_verify(g->registry, app, env, cred, len, &claims, &reason) != 0) {
+        *why = (rt_gateway_refusal_t){
+            401, strstr(reason, "expired") ? "token_expired" : "invalid_token", reason};
         return -1;
     }
     json_t *s = json_object_get(claims, "subscribe"), *p = json_object_get(claims, "publish");
     *subs = json_is_array(s) ? json_incref(s) : json_array();
     *pubs = json_is_array(p) ? json_incref(p) : json_array();
     json_decref(claims);
+    return 0;
+}
+
+/* Resolves the credential of req to rights (rt_gateway_rights), answering
+ * the refusal itself. */
+static int authenticate(rt_gateway_t *g, rt_http_req_t *req, const char *app, const char *env,
+                        json_t **subs, json_t **pubs)
+{
+    char cred[4096];
+    size_t len;
+    if (credential(req, cred, sizeof(cred), &len) != 0) {
+        refuse(req, 401, "unauthorized", "a token is required (?token= or Authorization)");
+        return -1;
+    }
+    rt_gateway_refusal_t why;
+    if (rt_gateway_rights(g, app, env, cred, len, subs, pubs, &why) != 0) {
+        refuse(req, why.status, why.code, why.message);
+        return -1;
+    }
     return 0;
 }
 
@@ -561,9 +569,7 @@ static int header_has_token(const rt_http_header_t *h, const char *token)
     return 0;
 }
 
-/* RFC 6455 §4.2.1: what a valid opening handshake must carry. Answers the
- * error and returns -1 otherwise. */
-static int check_handshake(rt_http_req_t *req, char accept[29])
+int rt_gateway_ws_handshake(rt_http_req_t *req, char accept[29])
 {
     const rt_http_request_t *h = &req->head;
     const rt_http_header_t *upgrade = rt_http_header_find(h, "upgrade");
@@ -591,7 +597,7 @@ static int check_handshake(rt_http_req_t *req, char accept[29])
     return 0;
 }
 
-static int reserve_slot(rt_gateway_t *g, const char *scope)
+int rt_gateway_env_reserve(rt_gateway_t *g, const char *scope)
 {
     pthread_mutex_lock(&g->lock);
     intptr_t n = (intptr_t)rt_map_get(&g->per_env, scope);
@@ -606,7 +612,7 @@ void rt_gateway_ws_upgrade(void *ctx, rt_http_req_t *req, const char *app, const
 {
     rt_gateway_t *g = ctx;
     char accept[29];
-    if (check_handshake(req, accept) != 0)
+    if (rt_gateway_ws_handshake(req, accept) != 0)
         return;
     json_t *subs, *pubs;
     if (authenticate(g, req, app, env, &subs, &pubs) != 0)
@@ -614,7 +620,7 @@ void rt_gateway_ws_upgrade(void *ctx, rt_http_req_t *req, const char *app, const
     rt_buf_t scope;
     rt_buf_init(&scope);
     rt_buf_appendf(&scope, "%s/%s", app, env);
-    if (!reserve_slot(g, scope.data)) {
+    if (!rt_gateway_env_reserve(g, scope.data)) {
         rt_buf_close(&scope);
         json_decref(subs);
         json_decref(pubs);
@@ -669,6 +675,7 @@ rt_gateway_t *rt_gateway_new(const rt_gateway_config_t *cfg, rt_registry_t *regi
                               "WebSocket connections closed because their send queue was full");
     g->m_messages = rt_metric_get("rt_ws_messages_total", "", "counter",
                                   "WebSocket messages received from clients");
+    g->sio = rt_gateway_sio_new(g);
     return g;
 }
 
@@ -676,6 +683,7 @@ void rt_gateway_free(rt_gateway_t *g)
 {
     if (g == NULL)
         return;
+    rt_gateway_sio_free(g->sio);
     rt_map_close(&g->per_env);
     pthread_mutex_destroy(&g->lock);
     rt_free(g);
