@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, setupEnv, rawRequest } from './lib/server.mjs';
 import { connect, wsUrl } from './lib/ws.mjs';
+import { io } from 'socket.io-client';
 
 let srv;
 before(async () => { srv = await startServer(); });
@@ -157,4 +158,24 @@ test('a schema may $ref another schema of the same environment by $id', async ()
   assert.equal(r.json.error.details[0].instanceLocation, '/price/cents');
   r = await srv.api('POST', `${E}/topics/uses.ref/events`, { payload: { price: { cents: 5 } } }, key);
   assert.equal(r.status, 201);
+});
+
+test('Socket.IO publishes are held to the active schema too', async () => {
+  const { app, env, E, key } = await setupEnv(srv, ['sio.schema']);
+  await srv.api('POST', `${E}/topics/sio.schema/schemas`, { schema: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } }, key);
+  await srv.api('PATCH', `${E}/topics/sio.schema`, { activeSchemaVersion: 1 }, key);
+  const s = io(`${srv.url}/${app}/${env}`, { auth: { token: key }, forceNew: true, reconnection: false });
+  try {
+    await new Promise((ok, fail) => { s.on('connect', ok); s.on('connect_error', fail); });
+    const bad = await s.emitWithAck('publish', { topic: 'sio.schema', payload: { n: 'x' } });
+    assert.equal(bad.error.code, 'schema_validation_failed');
+    assert.equal(bad.error.details[0].instanceLocation, '/n');
+    const good = await s.emitWithAck('publish', { topic: 'sio.schema', payload: { n: 1 } });
+    assert.equal(good.ok, true);
+    assert.equal(good.event.seq, 1);
+    const h = await srv.api('GET', `${E}/topics/sio.schema/events`, undefined, key);
+    assert.equal(h.json.events[0].schemaVersion, 1);
+  } finally {
+    s.close();
+  }
 });
