@@ -37,28 +37,43 @@ static void field_error(api_call_t *c, const char *field, const char *message)
                  json_pack("[{s:s, s:s}]", "field", field, "message", message));
 }
 
+/* Reads the slug "id" (required) and "name" (defaults to the id); answers
+ * 400 and returns -1 when either is wrong. */
+static int id_and_name(api_call_t *c, const char **id, const char **name)
+{
+    if (opt_string(c, "id", NULL, id) != 0)
+        return -1;
+    if (*id == NULL || !rt_registry_slug_valid(*id, strlen(*id))) {
+        field_error(c, "id", "id is required: 1-63 characters of [a-z0-9-], not starting with '-'");
+        return -1;
+    }
+    return opt_string(c, "name", *id, name);
+}
+
+/* After a registry change: on success the answer (out) goes once the change
+ * is durable; on failure the error is answered now. */
+static void submitted(api_call_t *c, api_pending_t *p, int rc, json_t *out, const char *what)
+{
+    if (rc != 0) {
+        rt_free(p);
+        json_decref(out);
+        rt_api_registry_fail(c, rc, what);
+        return;
+    }
+    rt_api_pending_set_body(p, out);
+}
+
 /* ================================================================= apps */
 
 void rt_api_apps_create(api_call_t *c)
 {
     const char *id, *name;
-    if (opt_string(c, "id", NULL, &id) != 0)
-        return;
-    if (id == NULL || !rt_registry_slug_valid(id, strlen(id))) {
-        field_error(c, "id", "id is required: 1-63 characters of [a-z0-9-], not starting with '-'");
-        return;
-    }
-    if (opt_string(c, "name", id, &name) != 0)
+    if (id_and_name(c, &id, &name) != 0)
         return;
     json_t *out = NULL;
     api_pending_t *p = rt_api_pending(c, 201, NULL);
     int rc = rt_registry_app_create(c->api->registry, id, name, &out, rt_api_pending_done, p);
-    if (rc != 0) {
-        rt_free(p);
-        rt_api_registry_fail(c, rc, "application");
-        return;
-    }
-    rt_api_pending_set_body(p, out);
+    submitted(c, p, rc, out, "application");
 }
 
 void rt_api_apps_list(api_call_t *c)
@@ -151,11 +166,8 @@ void rt_api_app_delete(api_call_t *c)
     }
     json_decref(envs);
     api_pending_t *p = rt_api_pending(c, 204, NULL);
-    int rc = rt_registry_app_delete(c->api->registry, APP, rt_api_pending_done, p);
-    if (rc != 0) {
-        rt_free(p);
-        rt_api_registry_fail(c, rc, "application");
-    }
+    submitted(c, p, rt_registry_app_delete(c->api->registry, APP, rt_api_pending_done, p), NULL,
+              "application");
 }
 
 /* ============================================================ environments */
@@ -163,23 +175,12 @@ void rt_api_app_delete(api_call_t *c)
 void rt_api_envs_create(api_call_t *c)
 {
     const char *id, *name;
-    if (opt_string(c, "id", NULL, &id) != 0)
-        return;
-    if (id == NULL || !rt_registry_slug_valid(id, strlen(id))) {
-        field_error(c, "id", "id is required: 1-63 characters of [a-z0-9-], not starting with '-'");
-        return;
-    }
-    if (opt_string(c, "name", id, &name) != 0)
+    if (id_and_name(c, &id, &name) != 0)
         return;
     json_t *out = NULL;
     api_pending_t *p = rt_api_pending(c, 201, NULL);
     int rc = rt_registry_env_create(c->api->registry, APP, id, name, &out, rt_api_pending_done, p);
-    if (rc != 0) {
-        rt_free(p);
-        rt_api_registry_fail(c, rc, rc == RT_ENOENT ? "application" : "environment");
-        return;
-    }
-    rt_api_pending_set_body(p, out);
+    submitted(c, p, rc, out, rc == RT_ENOENT ? "application" : "environment");
 }
 
 void rt_api_envs_list(api_call_t *c)
@@ -213,11 +214,8 @@ void rt_api_env_delete(api_call_t *c)
     if (rt_registry_env_exists(c->api->registry, APP, ENV))
         purge_env(c, APP, ENV);
     api_pending_t *p = rt_api_pending(c, 204, NULL);
-    int rc = rt_registry_env_delete(c->api->registry, APP, ENV, rt_api_pending_done, p);
-    if (rc != 0) {
-        rt_free(p);
-        rt_api_registry_fail(c, rc, "environment");
-    }
+    submitted(c, p, rt_registry_env_delete(c->api->registry, APP, ENV, rt_api_pending_done, p),
+              NULL, "environment");
 }
 
 /* ==================================================================== keys */
@@ -230,12 +228,7 @@ void rt_api_keys_create(api_call_t *c)
     json_t *out = NULL;
     api_pending_t *p = rt_api_pending(c, 201, NULL);
     int rc = rt_registry_key_create(c->api->registry, APP, ENV, name, &out, rt_api_pending_done, p);
-    if (rc != 0) {
-        rt_free(p);
-        rt_api_registry_fail(c, rc, rc == RT_EINVAL ? "name" : "environment");
-        return;
-    }
-    rt_api_pending_set_body(p, out);
+    submitted(c, p, rc, out, rc == RT_EINVAL ? "name" : "environment");
 }
 
 void rt_api_keys_list(api_call_t *c)

@@ -148,17 +148,7 @@ static void replay_start(replay_t *r);
 static int replay_row(void *arg, const rt_store_row_t *row)
 {
     replay_t *r = arg;
-    if (r->page.n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 64;
-        r->page.seqs = rt_realloc(r->page.seqs, r->cap * sizeof(int64_t));
-        r->page.envelopes = rt_realloc(r->page.envelopes, r->cap * sizeof(rt_rc_t *));
-    }
-    size_t len;
-    const char *text = rt_store_row_text(row, 1, &len);
-    rt_rc_t *rc = rt_rc_new(len);
-    memcpy(rc->data, text, len);
-    r->page.seqs[r->page.n] = rt_store_row_int(row, 0);
-    r->page.envelopes[r->page.n++] = rc;
+    rt_topics_page_push(&r->page, &r->cap, row);
     return 0;
 }
 

@@ -32,6 +32,10 @@ struct rt_topics_s {
     void *outbox_ctx;
 };
 
+/* Appends an EVENTS_RANGE row (seq, envelope) to page, growing it (*cap is
+ * its capacity). Used by history reads and replays, on the thread pool. */
+void rt_topics_page_push(rt_history_t *page, size_t *cap, const rt_store_row_t *row);
+
 /* Frees a topic's schema gate (the registry's publish_state destructor). */
 void rt_topics_gate_free(void *p);
 

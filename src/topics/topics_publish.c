@@ -458,21 +458,25 @@ typedef struct {
     size_t cap;
 } history_job_t;
 
-static int history_row(void *arg, const rt_store_row_t *row)
+void rt_topics_page_push(rt_history_t *page, size_t *cap, const rt_store_row_t *row)
 {
-    history_job_t *j = arg;
-    if (j->page.n == j->cap) {
-        j->cap = j->cap ? j->cap * 2 : 16;
-        j->page.seqs = rt_realloc(j->page.seqs, j->cap * sizeof(int64_t));
-        j->page.envelopes = rt_realloc(j->page.envelopes, j->cap * sizeof(rt_rc_t *));
+    if (page->n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        page->seqs = rt_realloc(page->seqs, *cap * sizeof(int64_t));
+        page->envelopes = rt_realloc(page->envelopes, *cap * sizeof(rt_rc_t *));
     }
     size_t len;
     const char *text = rt_store_row_text(row, 1, &len);
     rt_rc_t *rc = rt_rc_new(len);
     memcpy(rc->data, text, len);
-    j->page.seqs[j->page.n] = rt_store_row_int(row, 0);
-    j->page.envelopes[j->page.n] = rc;
-    j->page.n++;
+    page->seqs[page->n] = rt_store_row_int(row, 0);
+    page->envelopes[page->n++] = rc;
+}
+
+static int history_row(void *arg, const rt_store_row_t *row)
+{
+    history_job_t *j = arg;
+    rt_topics_page_push(&j->page, &j->cap, row);
     return 0;
 }
 
