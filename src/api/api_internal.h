@@ -59,6 +59,10 @@ void rt_api_pending_done(void *arg, int status);
 /* Sets the body once the registry produced it. Safe after the change was
  * submitted: the answer runs on this same worker thread, later. */
 void rt_api_pending_set_body(api_pending_t *p, json_t *body);
+/* After a change was submitted with p: on success (rc 0) out becomes the
+ * answer sent once the change is durable; otherwise p and out are freed and
+ * rc is returned for the caller to answer. */
+int rt_api_submitted(api_pending_t *p, int rc, json_t *out);
 
 /* Maps a registry return code to an answer; returns 1 if it answered. */
 int rt_api_registry_fail(api_call_t *call, int rc, const char *what);

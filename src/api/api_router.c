@@ -268,6 +268,17 @@ void rt_api_pending_set_body(api_pending_t *p, json_t *body)
     p->body = body;
 }
 
+int rt_api_submitted(api_pending_t *p, int rc, json_t *out)
+{
+    if (rc != 0) {
+        rt_free(p);
+        json_decref(out);
+        return rc;
+    }
+    rt_api_pending_set_body(p, out);
+    return 0;
+}
+
 static void pending_answer(rt_worker_t *w, void *a, void *b)
 {
     (void)w;

@@ -105,12 +105,8 @@ void rt_api_schemas_create(api_call_t *c)
     api_pending_t *p = rt_api_pending(c, 201, NULL);
     int rc = rt_registry_schema_add(c->api->registry, APP, ENV, TOPIC, schema, &out,
                                     rt_api_pending_done, p);
-    if (rc != 0) {
-        rt_free(p);
+    if (rt_api_submitted(p, rc, out) != 0)
         rt_api_registry_fail(c, rc, "topic");
-        return;
-    }
-    rt_api_pending_set_body(p, out);
 }
 
 void rt_api_schemas_check(api_call_t *c)

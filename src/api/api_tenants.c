@@ -54,13 +54,8 @@ static int id_and_name(api_call_t *c, const char **id, const char **name)
  * is durable; on failure the error is answered now. */
 static void submitted(api_call_t *c, api_pending_t *p, int rc, json_t *out, const char *what)
 {
-    if (rc != 0) {
-        rt_free(p);
-        json_decref(out);
+    if (rt_api_submitted(p, rc, out) != 0)
         rt_api_registry_fail(c, rc, what);
-        return;
-    }
-    rt_api_pending_set_body(p, out);
 }
 
 /* ================================================================= apps */

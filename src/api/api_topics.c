@@ -23,11 +23,8 @@ void rt_api_topics_create(api_call_t *c)
     api_pending_t *p = rt_api_pending(c, 201, NULL);
     int rc = rt_registry_topic_create(c->api->registry, APP, ENV, c->body, &out, &err,
                                       rt_api_pending_done, p);
-    if (rc == 0) {
-        rt_api_pending_set_body(p, out);
+    if (rt_api_submitted(p, rc, out) == 0)
         return;
-    }
-    rt_free(p);
     if (rc == RT_EINVAL)
         topic_invalid(c, err);
     else
@@ -63,11 +60,8 @@ void rt_api_topic_patch(api_call_t *c)
     api_pending_t *p = rt_api_pending(c, 200, NULL);
     int rc = rt_registry_topic_patch(c->api->registry, APP, ENV, TOPIC, c->body, &out, &err,
                                      rt_api_pending_done, p);
-    if (rc == 0) {
-        rt_api_pending_set_body(p, out);
+    if (rt_api_submitted(p, rc, out) == 0)
         return;
-    }
-    rt_free(p);
     if (rc == RT_EINVAL)
         topic_invalid(c, err);
     else if (rc == RT_ENOENT)

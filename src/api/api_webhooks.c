@@ -41,11 +41,8 @@ void rt_api_wh_endpoints_create(api_call_t *c)
     api_pending_t *p = rt_api_pending(c, 201, NULL);
     int rc = rt_webhooks_endpoint_create(c->api->webhooks, APP, ENV, c->body, &out, &inv,
                                          rt_api_pending_done, p);
-    if (rc == 0) {
-        rt_api_pending_set_body(p, out);
+    if (rt_api_submitted(p, rc, out) == 0)
         return;
-    }
-    rt_free(p);
     if (rc == RT_EINVAL)
         invalid(c, &inv);
     else if (rc == RT_ELIMIT)
@@ -98,11 +95,8 @@ void rt_api_wh_endpoint_patch(api_call_t *c)
     api_pending_t *p = rt_api_pending(c, 200, NULL);
     int rc = rt_webhooks_endpoint_patch(c->api->webhooks, APP, ENV, EPID, c->body, &out, &inv,
                                         rt_api_pending_done, p);
-    if (rc == 0) {
-        rt_api_pending_set_body(p, out);
+    if (rt_api_submitted(p, rc, out) == 0)
         return;
-    }
-    rt_free(p);
     if (rc == RT_EINVAL)
         invalid(c, &inv);
     else if (rc == RT_ENOENT)
@@ -134,11 +128,8 @@ void rt_api_wh_endpoint_rotate(api_call_t *c)
     api_pending_t *p = rt_api_pending(c, 200, NULL);
     int rc =
         rt_webhooks_endpoint_rotate(c->api->webhooks, APP, ENV, EPID, &out, rt_api_pending_done, p);
-    if (rc == 0) {
-        rt_api_pending_set_body(p, out);
+    if (rt_api_submitted(p, rc, out) == 0)
         return;
-    }
-    rt_free(p);
     if (rc == RT_ENOENT)
         not_found(c);
     else

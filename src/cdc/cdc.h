@@ -40,7 +40,6 @@
 #define RT_CDC_MAPPING_MAX_WATCH      64  /* watchColumns entries */
 #define RT_CDC_PAYLOAD_MAX_FIELDS     256 /* payload projection entries, all levels */
 #define RT_CDC_PAYLOAD_MAX_DEPTH      8   /* nested payload objects */
-#define RT_CDC_TOPIC_MAX_BYTES        255
 #define RT_CDC_DESCRIPTION_MAX_BYTES  1024
 
 /* ===================================================== replication framing */

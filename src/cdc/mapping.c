@@ -7,6 +7,7 @@
  * docs/cdc.md ("Mappings").
  */
 #include "cdc/cdc_internal.h"
+#include "registry/registry.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,28 +57,6 @@ static int name_valid(const char *s, size_t n)
             return 0;
     }
     return 1;
-}
-
-/* Topic names: the rule of the registry (lowercase dot-separated segments of
- * [a-z0-9_-]); whether the topic exists is the caller's check. */
-static int topic_valid(const char *s, size_t n)
-{
-    if (n == 0 || n > RT_CDC_TOPIC_MAX_BYTES)
-        return 0;
-    size_t seg = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '.') {
-            if (seg == 0)
-                return 0;
-            seg = 0;
-            continue;
-        }
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return 0;
-        seg++;
-    }
-    return seg > 0;
 }
 
 /* One part of "schema.table": "quoted" (quotes doubled inside) or bare up
@@ -374,7 +353,7 @@ static int parse_names(const json_t *spec, rt_cdc_mapping_t *m, json_t *errors)
     }
     if (get_string(spec, "topic", 1, &m->topic, errors) < 0)
         rc = RT_EINVAL;
-    else if (!topic_valid(m->topic, strlen(m->topic))) {
+    else if (!rt_registry_topic_name_valid(m->topic, strlen(m->topic))) {
         add_error(errors, "topic", "must be lowercase dot-separated segments of [a-z0-9_-]");
         rc = RT_EINVAL;
     }
