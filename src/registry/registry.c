@@ -1202,10 +1202,9 @@ void rt_registry_topic_gate(rt_registry_t *r, const rt_topic_t *t, int *version,
     pthread_rwlock_rdlock(&r->lock);
     *version = t->active_schema_version;
     *format_assertion = t->format_assertion;
-    *schema = NULL;
-    if (*version > 0) {
-        json_t *v = json_array_get(t->schemas, (size_t)*version - 1);
-        *schema = json_deep_copy(json_object_get(v, "schema"));
+    if (schema) {
+        json_t *v = *version > 0 ? json_array_get(t->schemas, (size_t)*version - 1) : NULL;
+        *schema = v ? json_deep_copy(json_object_get(v, "schema")) : NULL;
     }
     pthread_rwlock_unlock(&r->lock);
 }

@@ -207,8 +207,9 @@ json_t *rt_registry_schema_list(rt_registry_t *r, const rt_topic_t *t);
 /* The schema bodies, oldest first, as a new array reference. */
 json_t *rt_registry_schema_bodies(rt_registry_t *r, const rt_topic_t *t);
 
-/* The current enforcement of t: *version (0 = none), and when > 0 a new
- * reference to that version's schema in *schema and the format flag. */
+/* The current enforcement of t: *version (0 = none), the format flag, and,
+ * unless schema is NULL, a new reference to that version's schema (NULL
+ * when none is active). */
 void rt_registry_topic_gate(rt_registry_t *r, const rt_topic_t *t, int *version, json_t **schema,
                             int *format_assertion);
 

@@ -109,13 +109,18 @@ static int gate_check(rt_topics_t *h, rt_topic_t *t, const json_t *payload, int 
 {
     json_t *schema = NULL;
     int format = 0;
-    rt_registry_topic_gate(h->registry, t, version, &schema, &format);
+    /* The schema itself is fetched only to (re)compile: a publish to a topic
+     * whose validator is current copies nothing. */
+    rt_registry_topic_gate(h->registry, t, version, NULL, &format);
     if (*version == 0)
         return 0;
     gate_t *g = gate_of(t);
     int rc = 0;
     pthread_mutex_lock(&g->lock);
     if (g->version != *version || g->format_assertion != format) {
+        rt_registry_topic_gate(h->registry, t, version, &schema, &format);
+        if (*version == 0)
+            goto out; /* deactivated meanwhile */
         rt_schema_free(g->compiled);
         g->compiled = NULL;
         g->version = 0;
