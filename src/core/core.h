@@ -130,9 +130,10 @@ char *rt_buf_steal(rt_buf_t *b, size_t *len);
 /* --------------------------------------------------- refcounted blocks */
 
 /*
- * An immutable, refcounted byte block: one encoded event frame shared by every
- * connection it is written to. Created with refs = 1; the last rt_rc_release
- * frees it. Over-release is asserted.
+ * A refcounted byte block: encoded event frames shared by every connection
+ * they are written to. Bytes once shared are never changed (the one thread
+ * that fills a block may still append after them). Created with refs = 1;
+ * the last rt_rc_release frees it. Over-release is asserted.
  */
 typedef struct rt_rc_s {
     atomic_int refs;

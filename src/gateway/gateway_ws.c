@@ -145,7 +145,7 @@ static rt_rc_t *ws_encode(const rt_event_t *ev, const rt_sub_t *sub)
     return rc;
 }
 
-static void ws_deliver(rt_sub_t *sub, const rt_event_t *ev, rt_rc_t *frame)
+static void ws_deliver(rt_sub_t *sub, const rt_event_t *ev, const rt_frame_t *frame)
 {
     ws_t *ws = sub->owner;
     if (ws->conn == NULL || ws->closing)
@@ -162,7 +162,7 @@ static void ws_deliver(rt_sub_t *sub, const rt_event_t *ev, rt_rc_t *frame)
         ws_close(ws, RT_WS_CLOSE_POLICY, "slow consumer: send queue full");
         return;
     }
-    rt_conn_write_rc(ws->conn, frame, 0, frame->len);
+    rt_conn_write_rc(ws->conn, frame->page, frame->off, frame->len);
 }
 
 static void ws_replayed(rt_sub_t *sub, int status)

@@ -199,6 +199,19 @@ void rt_conn_write_rc(rt_conn_t *c, rt_rc_t *rc, size_t off, size_t len)
     if (c->closing || len == 0)
         return;
     rt_assert(off + len <= rc->len);
+    /* The fan-out puts successive frames side by side in one block: extend
+     * the last queued run instead of adding an item (and a reference). Items
+     * before out_head are in a write already and must not change. */
+    if (c->out_len > c->out_head) {
+        out_item_t *last = &c->out[c->out_len - 1];
+        if (last->rc == rc && last->buf.base + last->buf.len == rc->data + off &&
+            (size_t)last->buf.len + len <= UINT32_MAX) {
+            last->buf.len += (unsigned)len;
+            c->queued_bytes += len;
+            mark_dirty(c);
+            return;
+        }
+    }
     push(c, (out_item_t){uv_buf_init(rc->data + off, (unsigned)len), rt_rc_retain(rc), NULL});
 }
 

@@ -56,6 +56,8 @@ struct rt_worker_s {
     uv_async_t async;
     uv_check_t check;
     uv_timer_t sweep;
+    uv_timer_t pace;           /* runs a flush round held back by pacing */
+    uint64_t flush_not_before; /* uv_hrtime() ns; 0 = flush at once */
     pthread_t thread;
     pthread_mutex_t post_lock; /* guards posts */
     post_t *posts;

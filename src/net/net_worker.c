@@ -61,9 +61,51 @@ static void on_async(uv_async_t *h)
     drain_posts(h->data);
 }
 
+/*
+ * Flush pacing. A flush round costs about one write system call per dirty
+ * connection, nearly whatever the bytes (~17 us each over loopback on the
+ * project's VM, bench/RESULTS.md), so under a flood the cheapest frames are
+ * those written later, together. A round that took r of wall time holds the
+ * next one back until r after it ended (at most RT_NET_FLUSH_PACE_MAX_MS):
+ * a saturated worker then gives the rest of the machine about half its time
+ * and every connection about twice the frames per write. Rounds shorter
+ * than RT_NET_FLUSH_PACE_MIN_US - any lightly loaded worker - are never
+ * followed by a wait, so pacing adds latency only where a round's own
+ * length already did.
+ */
+static void flush_round(rt_worker_t *w)
+{
+    uint64_t start = uv_hrtime();
+    rt_net_flush_dirty(w);
+    uint64_t end = uv_hrtime();
+    uint64_t took = end - start;
+    if (took < (uint64_t)RT_NET_FLUSH_PACE_MIN_US * 1000u)
+        w->flush_not_before = 0;
+    else
+        w->flush_not_before = end + RT_MIN(took, (uint64_t)RT_NET_FLUSH_PACE_MAX_MS * 1000000u);
+}
+
+static void on_pace(uv_timer_t *h)
+{
+    flush_round(h->data);
+}
+
+static void flush_paced(rt_worker_t *w)
+{
+    if (w->dirty == NULL || uv_is_active((uv_handle_t *)&w->pace))
+        return;
+    uint64_t now = uv_hrtime();
+    if (now >= w->flush_not_before) {
+        flush_round(w);
+        return;
+    }
+    uint64_t wait_ms = (w->flush_not_before - now + 999999u) / 1000000u;
+    uv_timer_start(&w->pace, on_pace, wait_ms, 0);
+}
+
 static void on_check(uv_check_t *h)
 {
-    rt_net_flush_dirty(h->data);
+    flush_paced(h->data);
 }
 
 /* Timers run before the loop polls, and the uv_check flush runs only after
@@ -71,7 +113,7 @@ static void on_check(uv_check_t *h)
 static void on_sweep(uv_timer_t *h)
 {
     rt_net_sweep(h->data);
-    rt_net_flush_dirty(h->data);
+    flush_paced(h->data);
 }
 
 uv_loop_t *rt_worker_loop(rt_worker_t *w)
@@ -153,6 +195,8 @@ static void worker_init(rt_server_t *s, rt_worker_t *w, int index)
     w->check.data = w;
     uv_timer_init(&w->loop, &w->sweep);
     w->sweep.data = w;
+    uv_timer_init(&w->loop, &w->pace);
+    w->pace.data = w;
     w->readbuf = rt_malloc(RT_NET_READ_BUF_BYTES);
     rt_map_init(&w->metric_cache);
     char labels[32];
@@ -242,6 +286,8 @@ static void finish_stop(rt_worker_t *w, void *a, void *b)
     }
     uv_timer_stop(&w->sweep);
     uv_close((uv_handle_t *)&w->sweep, close_cb_noop);
+    uv_timer_stop(&w->pace);
+    uv_close((uv_handle_t *)&w->pace, close_cb_noop);
     uv_check_stop(&w->check);
     uv_close((uv_handle_t *)&w->check, close_cb_noop);
     pthread_mutex_lock(&w->post_lock);
@@ -295,6 +341,7 @@ void rt_server_free(rt_server_t *s)
             uv_close((uv_handle_t *)&w->async, close_cb_noop);
             uv_close((uv_handle_t *)&w->check, close_cb_noop);
             uv_close((uv_handle_t *)&w->sweep, close_cb_noop);
+            uv_close((uv_handle_t *)&w->pace, close_cb_noop);
         }
         uv_run(&w->loop, UV_RUN_DEFAULT);
         uv_loop_close(&w->loop);

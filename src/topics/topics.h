@@ -144,13 +144,29 @@ void rt_topics_history(rt_topics_t *h, rt_worker_t *w, int64_t tid, int64_t afte
 typedef struct rt_sub_s rt_sub_t;
 
 /*
+ * One event's bytes for one subscriber kind: a slice of a refcounted page.
+ * A worker copies the frames of successive events into the same page, one
+ * after the other, so a connection sent several of them in a row queues one
+ * contiguous run (rt_conn_write_rc() joins adjacent slices of one block).
+ * The page is borrowed for the duration of deliver; retain it to keep it.
+ */
+typedef struct {
+    rt_rc_t *page;
+    uint32_t off, len;
+} rt_frame_t;
+
+/* A frame larger than this gets its own block instead of a page slice. */
+#define RT_TOPICS_FRAME_PAGE_BYTES (64 * 1024)
+
+/*
  * What a subscriber kind (WebSocket, Socket.IO) provides. encode turns an
  * event into the bytes for this kind (called once per event per worker per
- * kind; returns a new block); deliver hands those bytes to one subscriber.
+ * kind; returns a new block, which the engine may copy into a page and
+ * release); deliver hands those bytes to one subscriber.
  */
 typedef struct {
     rt_rc_t *(*encode)(const rt_event_t *ev, const rt_sub_t *sub);
-    void (*deliver)(rt_sub_t *sub, const rt_event_t *ev, rt_rc_t *frame);
+    void (*deliver)(rt_sub_t *sub, const rt_event_t *ev, const rt_frame_t *frame);
     /* Replay finished (since-subscriptions): called once, then live. */
     void (*replayed)(rt_sub_t *sub, int status);
 } rt_sub_ops_t;

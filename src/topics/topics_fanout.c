@@ -44,23 +44,43 @@ static void list_del(rt_map_t *m, const char *key, rt_sub_t *sub)
 
 /* Frames of one event for each subscriber kind seen so far on this worker. */
 typedef struct {
+    local_t *local;
     const rt_sub_ops_t *ops[MAX_KINDS];
-    rt_rc_t *frame[MAX_KINDS];
+    rt_frame_t frame[MAX_KINDS];
     int n;
     int64_t delivered; /* counted into the metric once, on release */
 } frames_t;
 
-static rt_rc_t *frame_for(frames_t *f, const rt_event_t *ev, const rt_sub_t *sub)
+/* Places an encoded frame in the worker's current page (a new page when it
+ * does not fit); a frame too big for a page keeps its own block. Takes
+ * ownership of rc. */
+static rt_frame_t place(local_t *l, rt_rc_t *rc)
+{
+    size_t len = rc->len;
+    if (len > RT_TOPICS_FRAME_PAGE_BYTES / 4)
+        return (rt_frame_t){rc, 0, (uint32_t)len};
+    if (l->page == NULL || l->page_used + len > l->page->len) {
+        rt_rc_release(l->page); /* the connections' runs keep it alive */
+        l->page = rt_rc_new(RT_TOPICS_FRAME_PAGE_BYTES);
+        l->page_used = 0;
+    }
+    rt_frame_t f = {rt_rc_retain(l->page), (uint32_t)l->page_used, (uint32_t)len};
+    memcpy(l->page->data + l->page_used, rc->data, len);
+    l->page_used += len;
+    rt_rc_release(rc);
+    return f;
+}
+
+static const rt_frame_t *frame_for(frames_t *f, const rt_event_t *ev, const rt_sub_t *sub)
 {
     for (int i = 0; i < f->n; i++) {
         if (f->ops[i] == sub->ops)
-            return f->frame[i];
+            return &f->frame[i];
     }
     rt_assert(f->n < MAX_KINDS); /* there are only a few subscriber kinds */
-    rt_rc_t *frame = sub->ops->encode(ev, sub);
     f->ops[f->n] = sub->ops;
-    f->frame[f->n++] = frame;
-    return frame;
+    f->frame[f->n] = place(f->local, sub->ops->encode(ev, sub));
+    return &f->frame[f->n++];
 }
 
 static void frames_release(rt_topics_t *h, frames_t *f)
@@ -70,7 +90,7 @@ static void frames_release(rt_topics_t *h, frames_t *f)
     if (f->delivered)
         rt_metric_add(h->m_deliveries, f->delivered);
     for (int i = 0; i < f->n; i++)
-        rt_rc_release(f->frame[i]);
+        rt_rc_release(f->frame[i].page);
 }
 
 static void park(rt_sub_t *sub, rt_event_t *ev)
@@ -84,14 +104,13 @@ static void park(rt_sub_t *sub, rt_event_t *ev)
 
 static void deliver_one(rt_sub_t *sub, const rt_event_t *ev, frames_t *f)
 {
-    rt_rc_t *frame = frame_for(f, ev, sub);
-    sub->ops->deliver(sub, ev, frame);
+    sub->ops->deliver(sub, ev, frame_for(f, ev, sub));
     f->delivered++;
 }
 
 static void fanout_local(local_t *l, rt_event_t *ev)
 {
-    frames_t f = {.n = 0};
+    frames_t f = {.local = l};
     rt_sub_t *next;
     for (rt_sub_t *s = rt_map_get(&l->exact, ev->topic->key); s; s = next) {
         next = s->next; /* deliver may unsubscribe s (slow consumer closed) */
@@ -187,7 +206,7 @@ static void deliver_stored(replay_t *r, int64_t seq, rt_rc_t *envelope)
     ev.seq = seq;
     ev.topic = r->topic;
     ev.envelope = envelope;
-    frames_t f = {.n = 0};
+    frames_t f = {.local = r->sub->local};
     r->sub->next_seq = seq + 1;
     deliver_one(r->sub, &ev, &f);
     frames_release(r->hub, &f);
@@ -205,7 +224,7 @@ static void replay_finish(replay_t *r, int status)
     sub->nparked = sub->capparked = 0;
     for (size_t i = 0; i < n; i++) {
         if (r->sub && status == 0 && parked[i]->seq >= sub->next_seq) {
-            frames_t f = {.n = 0};
+            frames_t f = {.local = sub->local};
             sub->next_seq = parked[i]->seq + 1;
             deliver_one(sub, parked[i], &f);
             frames_release(r->hub, &f);
@@ -393,6 +412,7 @@ void rt_topics_free(rt_topics_t *h)
     for (int i = 0; i < h->nlocals; i++) {
         rt_map_close(&h->locals[i].exact);
         rt_map_close(&h->locals[i].patterns);
+        rt_rc_release(h->locals[i].page);
     }
     rt_free(h->locals);
     rt_free(h);

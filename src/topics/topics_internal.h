@@ -15,6 +15,8 @@ typedef struct {
     rt_map_t exact;    /* "app/env/topic" -> first rt_sub_t */
     rt_map_t patterns; /* "app/env" -> first pattern rt_sub_t */
     atomic_long nsubs;
+    rt_rc_t *page; /* frames of recent events (rt_frame_t) */
+    size_t page_used;
     uv_timer_t retention; /* worker 0 only */
     int retention_on;
 } local_t;
