@@ -23,7 +23,7 @@ cmake --build "$build" -j2 --target rt >/dev/null
 [ -d "$here/node_modules/ajv" ] || (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 echo "schema bench: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${secs}s per measurement"
-echo "ours: $("${CC:-cc}" --version | head -1), json_loadb + rt_schema_validate (max_errors $(grep -o 'DEFAULT_MAX_ERRORS [0-9]*' "$root/src/schema/schema.h" | cut -d' ' -f2), errors built)"
+echo "ours: $("${CC:-cc}" --version | head -1), rt_schema_validate_bytes (own parser + validate, max_errors $(grep -o 'DEFAULT_MAX_ERRORS [0-9]*' "$root/src/schema/schema.h" | cut -d' ' -f2), errors built)"
 echo "ajv:  $(node -p 'require("'"$here"'/node_modules/ajv/package.json").version') on node $(node --version), JSON.parse + compiled validate (allErrors false)"
 printf '%-22s %-8s %14s %14s %8s\n' schema instance 'ours ops/s' 'ajv ops/s' ours/ajv
 fail=0
@@ -51,14 +51,18 @@ wide50     1 50-props(fmt-assert)
 CASES
 [ $fail -eq 0 ] || { echo "schema bench: FAILED: verdicts disagree" >&2; exit 1; }
 
-# Where the time goes: the parse alone (jansson json_loadb vs JSON.parse).
-printf '%-22s %-8s %14s %14s %8s\n' 'parse only' instance 'jansson ops/s' 'JSON.parse' ratio
+# Where the time goes: the parse alone (our parser, and jansson json_loadb for
+# reference, vs JSON.parse; ratio = ours / JSON.parse).
+printf '%-22s %-8s %14s %14s %14s %8s\n' 'parse only' instance 'ours ops/s' 'jansson ops/s' \
+  'JSON.parse' ratio
 for name in small order wide50 array1000; do
   s="$here/cases/$name.schema.json" i="$here/cases/$name.valid.json"
   o=$("$build/schema_bench" --seconds "$secs" --parse-only 1 "$s" "$i" </dev/null)
+  j=$("$build/schema_bench" --seconds "$secs" --parse-only 2 "$s" "$i" </dev/null)
   a=$(node "$here/ajv_bench.mjs" --seconds "$secs" --parse-only 1 "$s" "$i" </dev/null)
   read -r _ ops _ <<<"$o"
+  read -r _ jps _ <<<"$j"
   read -r _ aps _ <<<"$a"
-  awk -v l="$name" -v o="$ops" -v a="$aps" \
-    'BEGIN { printf "%-22s %-8s %14.0f %14.0f %8.2f\n", l, "valid", o, a, o / a }'
+  awk -v l="$name" -v o="$ops" -v j="$jps" -v a="$aps" \
+    'BEGIN { printf "%-22s %-8s %14.0f %14.0f %14.0f %8.2f\n", l, "valid", o, j, a, o / a }'
 done

@@ -2,15 +2,16 @@
  * schema_bench.c - This file implements our side of bench/schema: how many
  * JSON documents per second the platform can take from raw bytes to a schema
  * verdict, the job of the schema gate on the publish path (ARCHITECTURE.md §2).
- * One iteration is json_loadb() with the flags the HTTP API uses, then
- * rt_schema_validate() with the error cap of rt_topic_publish(), then
- * json_decref() of the document and of any errors. The schema is compiled once,
- * outside the timed loop, as the server caches it per topic version.
+ * One iteration is rt_schema_validate_bytes() (parse into a per-call arena,
+ * then validate) with the error cap of rt_topic_publish(), then json_decref()
+ * of any errors. The schema is compiled once, outside the timed loop, as the
+ * server caches it per topic version.
  *
  * Usage: schema_bench [--seconds S] [--format-assert 0|1] [--max-errors N]
- *                     [--parse-only 0|1] SCHEMA.json INSTANCE.json
+ *                     [--parse-only 0|1|2] SCHEMA.json INSTANCE.json
  * Prints one line "valid|invalid OPS_PER_SEC ITERATIONS" on stdout ("parsed"
- * with --parse-only 1, which times json_loadb() alone); exit 0, or
+ * with --parse-only 1, which times the parse alone, rt_schema_json_check(),
+ * or jansson's json_loadb() + json_decref() with --parse-only 2); exit 0, or
  * 1 with a message on stderr when an input cannot be read or compiled or the
  * verdict changes between iterations. bench/schema/run.sh runs it.
  */
@@ -22,7 +23,8 @@
 #include "core/core.h"
 #include "schema/schema.h"
 
-/* The jansson flags of the publish path (src/api/api_router.c). */
+/* The jansson flags of the publish path (src/api/api_router.c), for the
+ * jansson parse-only row. */
 #define LOAD_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY)
 
 /* Untimed warm-up before each measurement, as a share of the timed part. */
@@ -78,17 +80,16 @@ static int read_file(const char *path, char **out, size_t *out_len)
  * when the bytes are not JSON. */
 static int one(const job_t *j)
 {
-    json_t *doc = json_loadb(j->bytes, j->len, LOAD_FLAGS, NULL);
-    if (doc == NULL)
-        return RT_EPROTO;
-    if (j->parse_only) {
+    if (j->parse_only == 1)
+        return rt_schema_json_check(j->bytes, j->len);
+    if (j->parse_only == 2) {
+        json_t *doc = json_loadb(j->bytes, j->len, LOAD_FLAGS, NULL);
         json_decref(doc);
-        return 0;
+        return doc ? 0 : RT_EPROTO;
     }
     json_t *errors = NULL;
-    int rc = rt_schema_validate(j->schema, doc, j->max_errors, &errors);
+    int rc = rt_schema_validate_bytes(j->schema, j->bytes, j->len, j->max_errors, &errors);
     json_decref(errors);
-    json_decref(doc);
     return rc;
 }
 
@@ -147,8 +148,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
             o->format_assert = v != 0;
         else if (strcmp(argv[i], "--max-errors") == 0 && parse_num(argv[i + 1], 0, 1000, &v) == 0)
             o->max_errors = (size_t)v;
-        else if (strcmp(argv[i], "--parse-only") == 0 && parse_num(argv[i + 1], 0, 1, &v) == 0)
-            o->parse_only = v != 0;
+        else if (strcmp(argv[i], "--parse-only") == 0 && parse_num(argv[i + 1], 0, 2, &v) == 0)
+            o->parse_only = (int)v;
         else
             return RT_EINVAL;
     }
@@ -204,7 +205,7 @@ int main(int argc, char **argv)
     opts_t o;
     if (parse_args(argc, argv, &o) != 0) {
         fprintf(stderr, "usage: schema_bench [--seconds S] [--format-assert 0|1] "
-                        "[--max-errors N] [--parse-only 0|1] SCHEMA.json INSTANCE.json\n");
+                        "[--max-errors N] [--parse-only 0|1|2] SCHEMA.json INSTANCE.json\n");
         return 1;
     }
     rt_schema_t *s = NULL;

@@ -5,7 +5,7 @@
  *
  * A schema is compiled once into an immutable validator graph; validating a
  * document walks that graph and never re-reads the schema text. Documents are
- * jansson values. See docs/schema.md for the user-facing rules (dialects,
+ * jansson values or raw JSON bytes. See docs/schema.md for the user-facing rules (dialects,
  * formats, regular expressions, numbers, error shape, compatibility) and
  * docs/internals/schema.md for the design.
  */
@@ -31,6 +31,15 @@
 /* PCRE2 match limit (backtracking steps) for one `pattern` test; a match that
  * exceeds it counts as "does not match" (ReDoS guard). */
 #define RT_SCHEMA_REGEX_MATCH_LIMIT 1000000
+
+/* Nested arrays/objects rt_schema_validate_bytes() accepts in a document:
+ * jansson's JSON_PARSER_MAX_DEPTH, so both parsers accept the same texts. */
+#define RT_SCHEMA_DOC_MAX_DEPTH 2048
+
+/* Largest document rt_schema_validate_bytes() parses, in bytes: 16 times the
+ * HTTP API's default body cap. A parse can take up to 32 bytes of memory per
+ * input byte ("[1,1,…]"), so this bounds one call to about 512 MiB. */
+#define RT_SCHEMA_DOC_MAX_BYTES (16u * 1024 * 1024)
 
 /* A sensible max_errors for rt_schema_validate() on the publish path. */
 #define RT_SCHEMA_DEFAULT_MAX_ERRORS 20
@@ -87,6 +96,25 @@ int rt_schema_compile(const json_t *schema, const rt_schema_opts_t *opts, rt_sch
  */
 int rt_schema_validate(const rt_schema_t *s, const json_t *instance, size_t max_errors,
                        json_t **errors);
+
+/*
+ * The same on raw JSON bytes (data borrowed, len bytes, no terminator
+ * needed): parses them into a per-call arena (far cheaper than jansson) and
+ * validates. Returns 0 if valid, RT_EINVAL with *errors as above if invalid,
+ * RT_EPROTO if data is not one JSON text as json_loadb() with
+ * JSON_DECODE_ANY | JSON_REJECT_DUPLICATES would accept it (errors untouched),
+ * RT_ETOOBIG if len > RT_SCHEMA_DOC_MAX_BYTES. Thread-safe like
+ * rt_schema_validate().
+ */
+int rt_schema_validate_bytes(const rt_schema_t *s, const char *data, size_t len, size_t max_errors,
+                             json_t **errors);
+
+/*
+ * Parses data (len bytes) exactly as rt_schema_validate_bytes() does and
+ * discards the result: 0 for well-formed JSON, RT_EPROTO or RT_ETOOBIG as
+ * above. Any thread.
+ */
+int rt_schema_json_check(const char *data, size_t len);
 
 /* Frees a compiled schema; NULL is a no-op. No validation may be running on it. */
 void rt_schema_free(rt_schema_t *s);

@@ -678,7 +678,7 @@ static const json_t *covering(cx_t *x, const objside_t *s, const char *name, con
         rt_buf_t err;
         rt_buf_init(&err);
         int match = rt_schema_regex_compile(k, strlen(k), &re, &err) == 0 &&
-                    rt_schema_regex_search(re, name, strlen(name));
+                    rt_schema_regex_search(re, name, strlen(name), 0);
         pcre2_code_free(re);
         rt_buf_close(&err);
         if (match) {

@@ -572,6 +572,31 @@ static void kw_type(nb_t *b, const json_t *v)
     add_kw(b, SC_OP_TYPE, "type")->u.types = bits;
 }
 
+/* First heap chunk for a schema's const/enum values, bytes. */
+#define CONSTS_FIRST_CHUNK_BYTES 512
+
+/* const or enum: the value in document form, as instances are compared in
+ * that form (it points into the kept schema document). */
+static void kw_value(nb_t *b, int op, const char *kw, const json_t *v)
+{
+    sc_kw_t *k = add_kw(b, op, kw);
+    sc_val_t *val = rt_schema_arena_alloc(&b->cc->s->arena, sizeof(*val));
+    rt_schema_doc_from_json(&b->cc->s->consts, v, val);
+    k->u.value.val = val;
+    /* the error message, with a short rendering of the value, made once */
+    rt_buf_t t;
+    rt_buf_init(&t);
+    rt_buf_append_json(&t, v);
+    char msg[128];
+    const char *what = op == SC_OP_CONST ? "value must be" : "value must be one of";
+    if (t.len > 80)
+        snprintf(msg, sizeof(msg), "%s %.77s...", what, t.data);
+    else
+        snprintf(msg, sizeof(msg), "%s %s", what, t.data ? t.data : "");
+    rt_buf_close(&t);
+    k->u.value.msg = rt_schema_arena_strndup(&b->cc->s->arena, msg, strlen(msg));
+}
+
 /* type, const, enum, numeric, string and count assertions (validation §6). */
 static void kw_assertions(nb_t *b)
 {
@@ -589,9 +614,9 @@ static void kw_assertions(nb_t *b)
     if (v)
         kw_type(b, v);
     if ((v = json_object_get(b->o, "const")))
-        add_kw(b, SC_OP_CONST, "const")->u.value = v;
+        kw_value(b, SC_OP_CONST, "const", v);
     if (json_is_array(v = json_object_get(b->o, "enum")))
-        add_kw(b, SC_OP_ENUM, "enum")->u.value = v;
+        kw_value(b, SC_OP_ENUM, "enum", v);
     for (size_t i = 0; i < RT_ARRAY_LEN(nums); i++) {
         if (json_is_number(v = json_object_get(b->o, nums[i].kw)))
             rt_schema_num_get(v, &add_kw(b, nums[i].op, nums[i].kw)->u.num);
@@ -1097,6 +1122,8 @@ int rt_schema_compile(const json_t *schema, const rt_schema_opts_t *opts, rt_sch
     cc.opts = opts ? opts : &defaults;
     cc.errors = json_array();
     cc.s = rt_calloc(1, sizeof(*cc.s));
+    rt_schema_doc_init(&cc.s->consts, NULL, 0, NULL, 0);
+    cc.s->consts.next_chunk = CONSTS_FIRST_CHUNK_BYTES; /* most schemas hold a few small values */
     rt_map_init(&cc.by_uri);
     cc.true_node = bool_node(&cc.s->arena, 1);
     cc.false_node = bool_node(&cc.s->arena, 0);
@@ -1143,6 +1170,7 @@ void rt_schema_free(rt_schema_t *s)
     for (size_t i = 0; i < s->ndocs; i++)
         json_decref(s->docs[i]);
     rt_free(s->docs);
+    rt_schema_doc_close(&s->consts);
     rt_schema_arena_free(&s->arena);
     rt_free(s);
 }

@@ -13,6 +13,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <string.h>
 
 #include "core/core.h"
 #include "schema/schema.h"
@@ -100,6 +101,101 @@ const json_t *rt_schema_ptr_resolve(const json_t *doc, const char *frag, size_t 
                                     int (*is_known)(void *ctx, const json_t *v), void *ctx,
                                     const json_t **last_known);
 
+/* ========================================================= documents */
+
+/*
+ * A read-only JSON document as the validator walks it (schema_doc.c): compact
+ * 16-byte values whose arrays and object members are contiguous, all in one
+ * arena per document. Strings point into the input when they have no escape
+ * (so the input must outlive the document) and into the arena otherwise;
+ * they are valid UTF-8 and not NUL-terminated. Objects have unique keys, in
+ * input order; those with at least SC_DOC_INDEX_MIN_MEMBERS members carry a
+ * hash index of their keys right after the member array.
+ */
+enum {
+    SC_V_NULL,
+    SC_V_FALSE,
+    SC_V_TRUE,
+    SC_V_INT,
+    SC_V_REAL,
+    SC_V_STRING,
+    SC_V_ARRAY,
+    SC_V_OBJECT
+};
+
+/* Objects this large get a key index; smaller ones are scanned. */
+#define SC_DOC_INDEX_MIN_MEMBERS 16
+
+typedef struct sc_val_s sc_val_t;
+typedef struct sc_member_s sc_member_t;
+
+struct sc_val_s {
+    uint8_t type; /* SC_V_* */
+    uint32_t n;   /* string: bytes; array: items; object: members */
+    union {
+        int64_t i;                  /* SC_V_INT */
+        double d;                   /* SC_V_REAL: finite */
+        const char *s;              /* SC_V_STRING */
+        const sc_val_t *items;      /* SC_V_ARRAY */
+        const sc_member_t *members; /* SC_V_OBJECT */
+    } u;
+};
+
+struct sc_member_s {
+    const char *key; /* valid UTF-8, klen bytes, not NUL-terminated */
+    uint32_t klen;
+    sc_val_t val;
+};
+
+/* A document's storage: a bump arena (a caller-supplied first block, then
+ * heap chunks) and the parser's stack of pending container members. */
+typedef struct sc_doc_s {
+    char *cur, *end;            /* free part of the current block */
+    struct sc_dchunk_s *chunks; /* heap chunks, newest first */
+    size_t next_chunk;          /* size of the next heap chunk, bytes */
+    sc_member_t *stack;         /* pending members of open containers */
+    size_t stack_cap;           /* entries */
+    sc_member_t *stack_local;   /* caller-supplied first stack, or NULL */
+} sc_doc_t;
+
+/* Prepares d with optional caller-owned first blocks (NULL/0: none) for the
+ * arena and the parser stack; valid until rt_schema_doc_close(). */
+void rt_schema_doc_init(sc_doc_t *d, void *block, size_t block_bytes, sc_member_t *stack,
+                        size_t stack_entries);
+/* Frees the heap chunks; d must be initialised again before reuse. */
+void rt_schema_doc_close(sc_doc_t *d);
+
+/*
+ * Parses data (len bytes, borrowed: strings point into it) as one strict
+ * RFC 8259 JSON text with jansson's acceptance under JSON_DECODE_ANY |
+ * JSON_REJECT_DUPLICATES: no duplicate keys, no "\u0000", no lone
+ * surrogate, valid UTF-8, integers within int64, finite reals, at most
+ * RT_SCHEMA_DOC_MAX_DEPTH nested containers. Returns 0 and *out (valid until
+ * d is closed and while data lives), RT_EPROTO if data is not such JSON, or
+ * RT_ETOOBIG above RT_SCHEMA_DOC_MAX_BYTES.
+ */
+int rt_schema_doc_parse(sc_doc_t *d, const char *data, size_t len, sc_val_t *out);
+
+/* Converts a jansson value (borrowed: strings point into it) into d. */
+void rt_schema_doc_from_json(sc_doc_t *d, const json_t *j, sc_val_t *out);
+
+/* Converts v back into a new jansson value (caller json_decref()s it). */
+json_t *rt_schema_doc_to_json(const sc_val_t *v);
+
+/* Byte equality of two n-byte strings: the first byte settles most
+ * mismatches of names without a call to memcmp(). */
+static inline int rt_schema_bytes_eq(const char *a, const char *b, size_t n)
+{
+    return n == 0 || (a[0] == b[0] && memcmp(a, b, n) == 0);
+}
+
+/* The member value of object o named k (klen bytes), or NULL. */
+const sc_val_t *rt_schema_val_get(const sc_val_t *o, const char *k, size_t klen);
+/* The same, trying member *hint first and leaving *hint just after the
+ * member found: names looked up in the order the object has them cost one
+ * comparison each. */
+const sc_val_t *rt_schema_val_find(const sc_val_t *o, const char *k, size_t klen, size_t *hint);
+
 /* ============================================================= numbers */
 
 /* A JSON number as jansson holds it: an int64 or a double. */
@@ -137,6 +233,18 @@ uint64_t rt_schema_json_hash(const json_t *a);
  * or 0 if all items are distinct. */
 int rt_schema_json_dup(const json_t *a, size_t *i, size_t *j);
 
+/* The same four on document values. */
+int rt_schema_val_num(const sc_val_t *v, sc_num_t *out);
+int rt_schema_val_is_integer(const sc_val_t *v);
+int rt_schema_val_equal(const sc_val_t *a, const sc_val_t *b);
+int rt_schema_val_dup(const sc_val_t *a, size_t *i, size_t *j);
+
+/* Returns 1 if s (n bytes) is well-formed UTF-8 (RFC 3629), else 0. */
+int rt_schema_utf8_valid(const char *s, size_t n);
+/* Replaces each byte of s (n bytes) that is not part of a well-formed UTF-8
+ * sequence with '?'. */
+void rt_schema_utf8_repair(char *s, size_t n);
+
 /* Number of Unicode code points in valid UTF-8 s (n bytes). */
 size_t rt_schema_utf8_len(const char *s, size_t n);
 
@@ -151,8 +259,10 @@ size_t rt_schema_utf8_len(const char *s, size_t n);
 int rt_schema_regex_compile(const char *src, size_t n, pcre2_code **out, rt_buf_t *err);
 
 /* Returns 1 if re finds a match anywhere in s (n bytes), 0 if not (or if the
- * match limit was hit). Thread-safe (per-thread match data). */
-int rt_schema_regex_search(const pcre2_code *re, const char *s, size_t n);
+ * match limit was hit, or s is not valid UTF-8). utf8_checked: s is known to
+ * be valid UTF-8 (PCRE2 skips its own scan; passing 1 for invalid UTF-8 is
+ * undefined). Thread-safe (per-thread match data). */
+int rt_schema_regex_search(const pcre2_code *re, const char *s, size_t n, int utf8_checked);
 
 /* ============================================================== formats */
 
@@ -296,7 +406,10 @@ typedef struct sc_kw_s {
             sc_dec_t dec;
         } mult;
         size_t count;
-        const json_t *value;
+        struct {
+            const sc_val_t *val;
+            const char *msg; /* the error message, quoting the value */
+        } value;
         struct {
             const char *src;
             pcre2_code *re;
@@ -351,7 +464,8 @@ struct rt_schema_s {
     size_t ndocs;
     pcre2_code **codes;
     size_t ncodes;
-    int dynamic; /* some $dynamicRef needs the dynamic scope */
+    int dynamic;     /* some $dynamicRef needs the dynamic scope */
+    sc_doc_t consts; /* const/enum values in document form */
 };
 
 #endif

@@ -491,11 +491,12 @@ static pcre2_match_data *thread_md(void)
     return md;
 }
 
-int rt_schema_regex_search(const pcre2_code *re, const char *s, size_t n)
+int rt_schema_regex_search(const pcre2_code *re, const char *s, size_t n, int utf8_checked)
 {
     pcre2_match_data *md = thread_md();
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, md, match_ctx);
+    uint32_t opts = utf8_checked ? PCRE2_NO_UTF_CHECK : 0;
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, n, 0, opts, md, match_ctx);
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
-        rc = pcre2_match(re, (PCRE2_SPTR)s, n, 0, PCRE2_NO_JIT, md, match_ctx);
+        rc = pcre2_match(re, (PCRE2_SPTR)s, n, 0, opts | PCRE2_NO_JIT, md, match_ctx);
     return rc >= 0;
 }

@@ -275,21 +275,31 @@ size_t rt_schema_uri_nofrag_len(const char *uri)
 
 void rt_schema_ptr_push(rt_buf_t *b, const char *tok, size_t n)
 {
-    rt_buf_append(b, "/", 1);
-    size_t run = 0;
+    rt_buf_reserve(b, 2 * n + 1); /* every byte escaped, at worst */
+    char *o = b->data + b->len;
+    *o++ = '/';
     for (size_t i = 0; i < n; i++) {
-        if (tok[i] != '~' && tok[i] != '/')
-            continue;
-        rt_buf_append(b, tok + run, i - run);
-        rt_buf_append(b, tok[i] == '~' ? "~0" : "~1", 2);
-        run = i + 1;
+        if (tok[i] == '~' || tok[i] == '/') {
+            *o++ = '~';
+            *o++ = tok[i] == '~' ? '0' : '1';
+        } else {
+            *o++ = tok[i];
+        }
     }
-    rt_buf_append(b, tok + run, n - run);
+    *o = '\0';
+    b->len = (size_t)(o - b->data);
 }
 
 void rt_schema_ptr_push_index(rt_buf_t *b, size_t i)
 {
-    rt_buf_appendf(b, "/%zu", i);
+    char digits[24];
+    size_t n = sizeof(digits);
+    do {
+        digits[--n] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i > 0);
+    digits[--n] = '/';
+    rt_buf_append(b, digits + n, sizeof(digits) - n);
 }
 
 static int hexval(char c)

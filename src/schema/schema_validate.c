@@ -1,8 +1,11 @@
 /*
- * This file implements rt_schema_validate(): a walk of the compiled graph
- * over one instance. Paths (instance and keyword locations) are linked
- * frames on the C stack and become strings only when an error is reported,
- * so a valid instance costs no allocation.
+ * This file implements rt_schema_validate() and rt_schema_validate_bytes(): a
+ * walk of the compiled graph over one instance, held as a document of
+ * schema_doc.c (parsed from the bytes, or converted from the jansson value)
+ * in an arena whose first block is on the C stack. Paths (instance and
+ * keyword locations) are linked frames on the C stack and become strings
+ * only when an error is reported, so a valid small instance costs no
+ * allocation.
  *
  * Annotations for unevaluatedProperties/unevaluatedItems (2020-12 core
  * §11.2-11.3) are bit sets over the instance's member positions or item
@@ -52,6 +55,8 @@ typedef struct vctx_s {
     int overflow;           /* RT_SCHEMA_MAX_EVAL_DEPTH was hit somewhere */
     const sc_res_t **scope; /* dynamic scope (core §7.1), outermost first */
     size_t nscope;
+    int utf8_checked; /* strings came through our parser: valid UTF-8 */
+    rt_buf_t path;    /* scratch for error locations, one allocation per validation */
 } vctx_t;
 
 /* Evaluated member positions or item indices. */
@@ -66,7 +71,7 @@ typedef struct tmpann_s {
     uint64_t local[4];
 } tmpann_t;
 
-static int vnode(vctx_t *c, const sc_node_t *n, const json_t *inst, const ipath_t *ip,
+static int vnode(vctx_t *c, const sc_node_t *n, const sc_val_t *inst, const ipath_t *ip,
                  const kpath_t *kp, ann_t *ann);
 
 static int stop(const vctx_t *c)
@@ -74,14 +79,14 @@ static int stop(const vctx_t *c)
     return c->quiet > 0 || c->errors == NULL || c->nerrors >= c->max;
 }
 
-static size_t inst_size(const json_t *inst)
+static int is_container(const sc_val_t *v)
 {
-    return json_is_object(inst) ? json_object_size(inst) : json_array_size(inst);
+    return v->type == SC_V_OBJECT || v->type == SC_V_ARRAY;
 }
 
-static ann_t *tmp_ann(tmpann_t *t, const json_t *inst)
+static ann_t *tmp_ann(tmpann_t *t, const sc_val_t *inst)
 {
-    size_t n = inst_size(inst);
+    size_t n = inst->n;
     size_t words = (n + 63) / 64;
     t->a.n = n;
     if (words <= RT_ARRAY_LEN(t->local)) {
@@ -141,24 +146,46 @@ static void append_kpath(rt_buf_t *b, const kpath_t *kp)
         rt_schema_ptr_push_index(b, kp->idx);
 }
 
+/* Longest error message, bytes with the terminator (names and values in
+ * messages are cut to 200 bytes). */
+#define MESSAGE_BYTES 384
+
+/* Room reserved for an error's locations up front: most fit. */
+#define ERROR_PATH_BYTES 240
+
 /* Records one output unit (a "basic" output error, core §12.4.2). */
 static void add_error(vctx_t *c, const ipath_t *ip, const kpath_t *kp, const char *msg)
 {
     if (c->quiet > 0 || c->errors == NULL || c->nerrors >= c->max)
         return;
-    rt_buf_t il, kl;
-    rt_buf_init(&il);
-    rt_buf_init(&kl);
-    append_ipath(&il, ip);
-    append_kpath(&kl, kp);
+    /* Built member by member: json_pack() would parse its format and re-check
+     * the UTF-8 of the locations, which are made of valid UTF-8 already. */
+    json_t *unit = json_object();
+    rt_buf_t *b = &c->path;
+    b->len = 0;
+    rt_buf_reserve(b, ERROR_PATH_BYTES);
+    append_ipath(b, ip);
+    json_object_setn_new_nocheck(unit, "instanceLocation", 16,
+                                 json_stringn_nocheck(b->data, b->len));
+    b->len = 0;
+    append_kpath(b, kp);
+    json_object_setn_new_nocheck(unit, "keywordLocation", 15,
+                                 json_stringn_nocheck(b->data, b->len));
+    /* Our own check is several times faster than jansson's. A message is
+     * invalid only where a quoted name or value was cut inside a UTF-8
+     * sequence; the cut bytes become '?'. */
+    char fixed[MESSAGE_BYTES];
+    size_t mlen = strlen(msg);
+    if (!rt_schema_utf8_valid(msg, mlen)) {
+        memcpy(fixed, msg, mlen + 1);
+        rt_schema_utf8_repair(fixed, mlen);
+        msg = fixed;
+    }
+    json_object_setn_new_nocheck(unit, "message", 7, json_stringn_nocheck(msg, mlen));
     if (*c->errors == NULL)
         *c->errors = json_array();
-    json_array_append_new(*c->errors, json_pack("{s:s%,s:s%,s:s}", "instanceLocation",
-                                                il.data ? il.data : "", il.len, "keywordLocation",
-                                                kl.data ? kl.data : "", kl.len, "message", msg));
+    json_array_append_new(*c->errors, unit);
     c->nerrors++;
-    rt_buf_close(&il);
-    rt_buf_close(&kl);
 }
 
 static void report(vctx_t *c, const ipath_t *ip, const kpath_t *kp, const char *fmt, ...)
@@ -168,7 +195,7 @@ static void report(vctx_t *c, const ipath_t *ip, const kpath_t *kp, const char *
 {
     if (c->quiet > 0 || c->errors == NULL || c->nerrors >= c->max)
         return;
-    char msg[384];
+    char msg[MESSAGE_BYTES];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -176,59 +203,19 @@ static void report(vctx_t *c, const ipath_t *ip, const kpath_t *kp, const char *
     add_error(c, ip, kp, msg);
 }
 
-/* A short rendering of a schema value for messages. */
-static void value_text(const json_t *v, char out[96])
+static const char *type_name(const sc_val_t *v)
 {
-    rt_buf_t b;
-    rt_buf_init(&b);
-    rt_buf_append_json(&b, v);
-    if (b.len > 80)
-        snprintf(out, 96, "%.77s...", b.data);
-    else
-        snprintf(out, 96, "%s", b.data ? b.data : "");
-    rt_buf_close(&b);
+    static const char *const names[] = {"null",   "boolean", "boolean", "integer",
+                                        "number", "string",  "array",   "object"};
+    return v->type == SC_V_REAL && rt_schema_val_is_integer(v) ? "integer" : names[v->type];
 }
 
-static const char *type_name(const json_t *v)
+static unsigned type_bits(const sc_val_t *v)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-        return "integer";
-    case JSON_REAL:
-        return rt_schema_num_is_integer(v) ? "integer" : "number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    default:
-        return "null";
-    }
-}
-
-static unsigned type_bits(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return SC_T_OBJECT;
-    case JSON_ARRAY:
-        return SC_T_ARRAY;
-    case JSON_STRING:
-        return SC_T_STRING;
-    case JSON_INTEGER:
-        return SC_T_NUMBER | SC_T_INTEGER;
-    case JSON_REAL:
-        return SC_T_NUMBER | (rt_schema_num_is_integer(v) ? SC_T_INTEGER : 0);
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return SC_T_BOOLEAN;
-    default:
-        return SC_T_NULL;
-    }
+    static const unsigned bits[] = {
+        SC_T_NULL,   SC_T_BOOLEAN, SC_T_BOOLEAN, SC_T_NUMBER | SC_T_INTEGER,
+        SC_T_NUMBER, SC_T_STRING,  SC_T_ARRAY,   SC_T_OBJECT};
+    return bits[v->type] | (v->type == SC_V_REAL && rt_schema_val_is_integer(v) ? SC_T_INTEGER : 0);
 }
 
 static void types_text(unsigned bits, char out[96])
@@ -245,7 +232,7 @@ static void types_text(unsigned bits, char out[96])
 
 /* ====================================================== scalar keywords */
 
-static int v_type(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_type(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                   const kpath_t *kp)
 {
     if (type_bits(inst) & k->u.types)
@@ -256,32 +243,29 @@ static int v_type(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t
     return 0;
 }
 
-static int v_enum(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_enum(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                   const kpath_t *kp)
 {
+    const sc_val_t *want = k->u.value.val;
     if (k->op == SC_OP_CONST) {
-        if (rt_schema_json_equal(inst, k->u.value))
+        if (rt_schema_val_equal(inst, want))
             return 1;
-        char v[96];
-        value_text(k->u.value, v);
-        report(c, ip, kp, "value must be %s", v);
+        add_error(c, ip, kp, k->u.value.msg);
         return 0;
     }
-    for (size_t i = 0; i < json_array_size(k->u.value); i++) {
-        if (rt_schema_json_equal(inst, json_array_get(k->u.value, i)))
+    for (size_t i = 0; i < want->n; i++) {
+        if (rt_schema_val_equal(inst, &want->u.items[i]))
             return 1;
     }
-    char v[96];
-    value_text(k->u.value, v);
-    report(c, ip, kp, "value must be one of %s", v);
+    add_error(c, ip, kp, k->u.value.msg);
     return 0;
 }
 
-static int v_number(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_number(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                     const kpath_t *kp)
 {
     sc_num_t x;
-    if (!rt_schema_num_get(inst, &x))
+    if (!rt_schema_val_num(inst, &x))
         return 1;
     if (k->op == SC_OP_MULTIPLE_OF) {
         if (rt_schema_num_multiple_of(&x, &k->u.mult.num, &k->u.mult.dec))
@@ -292,7 +276,8 @@ static int v_number(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath
         report(c, ip, kp, "%s is not a multiple of %s", a, b);
         return 0;
     }
-    int cmp = rt_schema_num_cmp(&x, &k->u.num);
+    int cmp = x.is_int && k->u.num.is_int ? (x.i > k->u.num.i) - (x.i < k->u.num.i)
+                                          : rt_schema_num_cmp(&x, &k->u.num);
     static const char *const what[] = {"greater than the maximum", "not less than exclusiveMaximum",
                                        "less than the minimum",
                                        "not greater than exclusiveMinimum"};
@@ -309,15 +294,15 @@ static int v_number(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath
     return 0;
 }
 
-static int v_string(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_string(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                     const kpath_t *kp)
 {
-    if (!json_is_string(inst))
+    if (inst->type != SC_V_STRING)
         return 1;
-    const char *s = json_string_value(inst);
-    size_t n = json_string_length(inst);
+    const char *s = inst->u.s;
+    size_t n = inst->n;
     if (k->op == SC_OP_PATTERN) {
-        if (rt_schema_regex_search(k->u.pattern.re, s, n))
+        if (rt_schema_regex_search(k->u.pattern.re, s, n, c->utf8_checked))
             return 1;
         report(c, ip, kp, "string does not match pattern %.200s", k->u.pattern.src);
         return 0;
@@ -328,6 +313,9 @@ static int v_string(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath
         report(c, ip, kp, "string is not a valid %s", k->u.format.name);
         return 0;
     }
+    /* a code point takes 1 to 4 bytes: most strings need no counting */
+    if (k->op == SC_OP_MAX_LENGTH ? n <= k->u.count : n / 4 >= k->u.count)
+        return 1;
     size_t len = rt_schema_utf8_len(s, n);
     if (k->op == SC_OP_MAX_LENGTH ? len <= k->u.count : len >= k->u.count)
         return 1;
@@ -336,13 +324,13 @@ static int v_string(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath
     return 0;
 }
 
-static int v_counts(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_counts(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                     const kpath_t *kp)
 {
     int is_items = k->op == SC_OP_MAX_ITEMS || k->op == SC_OP_MIN_ITEMS;
-    if (is_items ? !json_is_array(inst) : !json_is_object(inst))
+    if (inst->type != (is_items ? SC_V_ARRAY : SC_V_OBJECT))
         return 1;
-    size_t n = inst_size(inst);
+    size_t n = inst->n;
     int is_max = k->op == SC_OP_MAX_ITEMS || k->op == SC_OP_MAX_PROPS;
     if (is_max ? n <= k->u.count : n >= k->u.count)
         return 1;
@@ -352,10 +340,10 @@ static int v_counts(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath
     return 0;
 }
 
-static int v_unique(vctx_t *c, const json_t *inst, const ipath_t *ip, const kpath_t *kp)
+static int v_unique(vctx_t *c, const sc_val_t *inst, const ipath_t *ip, const kpath_t *kp)
 {
     size_t i, j;
-    if (!json_is_array(inst) || !rt_schema_json_dup(inst, &i, &j))
+    if (inst->type != SC_V_ARRAY || !rt_schema_val_dup(inst, &i, &j))
         return 1;
     report(c, ip, kp, "items %zu and %zu are equal (uniqueItems)", i, j);
     return 0;
@@ -363,13 +351,13 @@ static int v_unique(vctx_t *c, const json_t *inst, const ipath_t *ip, const kpat
 
 /* ======================================================= array keywords */
 
-static int v_items(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_items(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                    const kpath_t *up, ann_t *ann)
 {
-    if (!json_is_array(inst))
+    if (inst->type != SC_V_ARRAY)
         return 1;
     const sc_items_t *it = k->u.items;
-    size_t n = json_array_size(inst);
+    size_t n = inst->n;
     int ok = 1;
     for (size_t i = 0; i < n; i++) {
         const sc_node_t *node = i < it->nprefix ? it->prefix[i] : it->rest;
@@ -382,7 +370,7 @@ static int v_items(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_
         if (node->bool_schema == 0) {
             report(c, &cip, &ckp, "no item is allowed at index %zu", i);
             ok = 0;
-        } else if (!vnode(c, node, json_array_get(inst, i), &cip, &ckp, NULL)) {
+        } else if (!vnode(c, node, &inst->u.items[i], &cip, &ckp, NULL)) {
             ok = 0;
         }
         if (!ok && stop(c))
@@ -391,18 +379,18 @@ static int v_items(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_
     return ok;
 }
 
-static int v_contains(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_contains(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                       const kpath_t *up, ann_t *ann)
 {
-    if (!json_is_array(inst))
+    if (inst->type != SC_V_ARRAY)
         return 1;
     const sc_contains_t *ct = k->u.contains;
-    size_t n = json_array_size(inst), count = 0;
+    size_t n = inst->n, count = 0;
     kpath_t kp = {up, "contains", NULL, 0, 0, 0};
     c->quiet++;
     for (size_t i = 0; i < n; i++) {
         ipath_t cip = {ip, NULL, 0, i};
-        if (vnode(c, ct->node, json_array_get(inst, i), &cip, &kp, NULL)) {
+        if (vnode(c, ct->node, &inst->u.items[i], &cip, &kp, NULL)) {
             count++;
             ann_set(ann, i);
         }
@@ -427,20 +415,20 @@ static int v_contains(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipa
     return 1;
 }
 
-static int v_uneval_items(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_uneval_items(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                           const kpath_t *kp, ann_t *ann)
 {
-    if (!json_is_array(inst) || ann == NULL)
+    if (inst->type != SC_V_ARRAY || ann == NULL)
         return 1;
     int ok = 1;
-    for (size_t i = 0; i < json_array_size(inst); i++) {
+    for (size_t i = 0; i < inst->n; i++) {
         if (ann_get(ann, i))
             continue;
         ipath_t cip = {ip, NULL, 0, i};
         if (k->u.node->bool_schema == 0) {
             report(c, &cip, kp, "unevaluated item at index %zu is not allowed", i);
             ok = 0;
-        } else if (!vnode(c, k->u.node, json_array_get(inst, i), &cip, kp, NULL)) {
+        } else if (!vnode(c, k->u.node, &inst->u.items[i], &cip, kp, NULL)) {
             ok = 0;
         }
         ann_set(ann, i);
@@ -452,10 +440,17 @@ static int v_uneval_items(vctx_t *c, const sc_kw_t *k, const json_t *inst, const
 
 /* ====================================================== object keywords */
 
-static const sc_prop_t *find_prop(const sc_props_t *p, const char *k, size_t klen)
+/* The property named k. *next is where the previous member's property was
+ * found plus one: tried first, as payloads tend to follow the schema's order. */
+static const sc_prop_t *find_prop(const sc_props_t *p, const char *k, size_t klen, size_t *next)
 {
     if (p->nprops == 0)
         return NULL;
+    const sc_prop_t *guess = &p->props[*next < p->nprops ? *next : 0];
+    if (guess->len == klen && rt_schema_bytes_eq(guess->name, k, klen)) {
+        *next = (size_t)(guess - p->props) + 1;
+        return guess;
+    }
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < klen; i++) {
         h ^= (unsigned char)k[i];
@@ -464,14 +459,16 @@ static const sc_prop_t *find_prop(const sc_props_t *p, const char *k, size_t kle
     size_t mask = p->nslots - 1;
     for (size_t i = h & mask; p->slots[i]; i = (i + 1) & mask) {
         const sc_prop_t *pr = &p->props[p->slots[i] - 1];
-        if (pr->len == klen && memcmp(pr->name, k, klen) == 0)
+        if (pr->len == klen && rt_schema_bytes_eq(pr->name, k, klen)) {
+            *next = p->slots[i];
             return pr;
+        }
     }
     return NULL;
 }
 
 /* Applies one subschema to a member; false schemas get a clearer message. */
-static int v_member(vctx_t *c, const sc_node_t *node, const json_t *v, const ipath_t *cip,
+static int v_member(vctx_t *c, const sc_node_t *node, const sc_val_t *v, const ipath_t *cip,
                     const kpath_t *kp, const char *what)
 {
     if (node->bool_schema == 0) {
@@ -482,29 +479,29 @@ static int v_member(vctx_t *c, const sc_node_t *node, const json_t *v, const ipa
     return vnode(c, node, v, cip, kp, NULL);
 }
 
-static int v_props(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_props(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                    const kpath_t *up, ann_t *ann)
 {
-    if (!json_is_object(inst))
+    if (inst->type != SC_V_OBJECT)
         return 1;
     const sc_props_t *p = k->u.props;
     int ok = 1;
-    size_t pos = 0;
-    json_t *obj = (json_t *)inst;
-    for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it), pos++) {
-        const char *key = json_object_iter_key(it);
-        size_t klen = json_object_iter_key_len(it);
-        const json_t *v = json_object_iter_value(it);
+    size_t next = 0;
+    for (size_t pos = 0; pos < inst->n; pos++) {
+        const sc_member_t *m = &inst->u.members[pos];
+        const char *key = m->key;
+        size_t klen = m->klen;
+        const sc_val_t *v = &m->val;
         ipath_t cip = {ip, key, klen, 0};
         int matched = 0;
-        const sc_prop_t *pr = find_prop(p, key, klen);
+        const sc_prop_t *pr = find_prop(p, key, klen, &next);
         if (pr) {
             kpath_t kp = {up, "properties", pr->name, pr->len, 0, 0};
             matched = 1;
             ok &= v_member(c, pr->node, v, &cip, &kp, "");
         }
         for (size_t i = 0; i < p->npats && (ok || !stop(c)); i++) {
-            if (!rt_schema_regex_search(p->pats[i].re, key, klen))
+            if (!rt_schema_regex_search(p->pats[i].re, key, klen, c->utf8_checked))
                 continue;
             kpath_t kp = {up, "patternProperties", p->pats[i].src, strlen(p->pats[i].src), 0, 0};
             matched = 1;
@@ -523,19 +520,18 @@ static int v_props(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_
     return ok;
 }
 
-static int v_uneval_props(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_uneval_props(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                           const kpath_t *kp, ann_t *ann)
 {
-    if (!json_is_object(inst) || ann == NULL)
+    if (inst->type != SC_V_OBJECT || ann == NULL)
         return 1;
     int ok = 1;
-    size_t pos = 0;
-    json_t *obj = (json_t *)inst;
-    for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it), pos++) {
+    for (size_t pos = 0; pos < inst->n; pos++) {
         if (ann_get(ann, pos))
             continue;
-        ipath_t cip = {ip, json_object_iter_key(it), json_object_iter_key_len(it), 0};
-        ok &= v_member(c, k->u.node, json_object_iter_value(it), &cip, kp, "unevaluated");
+        const sc_member_t *m = &inst->u.members[pos];
+        ipath_t cip = {ip, m->key, m->klen, 0};
+        ok &= v_member(c, k->u.node, &m->val, &cip, kp, "unevaluated");
         ann_set(ann, pos);
         if (!ok && stop(c))
             break;
@@ -543,25 +539,23 @@ static int v_uneval_props(vctx_t *c, const sc_kw_t *k, const json_t *inst, const
     return ok;
 }
 
-static int v_property_names(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_property_names(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                             const kpath_t *kp)
 {
-    if (!json_is_object(inst) || k->u.node->bool_schema == 1)
+    if (inst->type != SC_V_OBJECT || k->u.node->bool_schema == 1)
         return 1;
     int ok = 1;
-    json_t *obj = (json_t *)inst;
-    for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
-        const char *key = json_object_iter_key(it);
-        size_t klen = json_object_iter_key_len(it);
+    for (size_t pos = 0; pos < inst->n; pos++) {
+        const char *key = inst->u.members[pos].key;
+        size_t klen = inst->u.members[pos].klen;
         ipath_t cip = {ip, key, klen, 0};
         if (k->u.node->bool_schema == 0) {
             report(c, &cip, kp, "property name \"%.*s\" is not allowed", (int)RT_MIN(klen, 200),
                    key);
             ok = 0;
         } else {
-            json_t *name = json_stringn_nocheck(key, klen);
-            ok &= vnode(c, k->u.node, name, &cip, kp, NULL);
-            json_decref(name);
+            sc_val_t name = {SC_V_STRING, (uint32_t)klen, {.s = key}};
+            ok &= vnode(c, k->u.node, &name, &cip, kp, NULL);
         }
         if (!ok && stop(c))
             break;
@@ -569,14 +563,15 @@ static int v_property_names(vctx_t *c, const sc_kw_t *k, const json_t *inst, con
     return ok;
 }
 
-static int v_required(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_required(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                       const kpath_t *kp)
 {
-    if (!json_is_object(inst))
+    if (inst->type != SC_V_OBJECT)
         return 1;
     int ok = 1;
+    size_t hint = 0;
     for (size_t i = 0; i < k->u.req.n; i++) {
-        if (json_object_getn(inst, k->u.req.names[i], k->u.req.lens[i]))
+        if (rt_schema_val_find(inst, k->u.req.names[i], k->u.req.lens[i], &hint))
             continue;
         report(c, ip, kp, "missing required property \"%.*s\"", (int)RT_MIN(k->u.req.lens[i], 200),
                k->u.req.names[i]);
@@ -587,15 +582,15 @@ static int v_required(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipa
     return ok;
 }
 
-static int v_deps(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_deps(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                   const kpath_t *up, ann_t *ann)
 {
-    if (!json_is_object(inst))
+    if (inst->type != SC_V_OBJECT)
         return 1;
     int ok = 1;
     for (size_t i = 0; i < k->u.deps.n && (ok || !stop(c)); i++) {
         const sc_dep_t *d = &k->u.deps.deps[i];
-        if (json_object_get(inst, d->name) == NULL)
+        if (rt_schema_val_get(inst, d->name, strlen(d->name)) == NULL)
             continue;
         kpath_t kp = {up, k->kw, d->name, strlen(d->name), 0, 0};
         if (d->node) {
@@ -603,7 +598,7 @@ static int v_deps(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t
             continue;
         }
         for (size_t r = 0; r < d->nreq; r++) {
-            if (json_object_get(inst, d->req[r]))
+            if (rt_schema_val_get(inst, d->req[r], strlen(d->req[r])))
                 continue;
             report(c, ip, &kp, "property \"%.200s\" is required when \"%.200s\" is present",
                    d->req[r], d->name);
@@ -617,7 +612,7 @@ static int v_deps(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t
 
 /* ==================================================== applicator keywords */
 
-static int v_all_of(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_all_of(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                     const kpath_t *up, ann_t *ann)
 {
     int ok = 1;
@@ -632,12 +627,12 @@ static int v_all_of(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath
 
 /* anyOf and oneOf: counts the branches that hold (all of them when
  * annotations are needed, else as few as decide the result). */
-static int v_any_one_of(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_any_one_of(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                         const kpath_t *up, ann_t *ann)
 {
     int one = k->op == SC_OP_ONE_OF;
     size_t matched = 0, first = 0, second = 0;
-    int collect = ann && (json_is_object(inst) || json_is_array(inst));
+    int collect = ann && is_container(inst);
     c->quiet++;
     for (size_t i = 0; i < k->u.list.n; i++) {
         kpath_t kp = {up, k->kw, NULL, 0, i, 1};
@@ -674,7 +669,7 @@ static int v_any_one_of(vctx_t *c, const sc_kw_t *k, const json_t *inst, const i
     return 1;
 }
 
-static int v_not(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_not(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                  const kpath_t *kp)
 {
     c->quiet++;
@@ -686,11 +681,11 @@ static int v_not(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t 
     return 0;
 }
 
-static int v_if(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_if(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                 const kpath_t *up, ann_t *ann)
 {
     kpath_t kp = {up, "if", NULL, 0, 0, 0};
-    int collect = ann && (json_is_object(inst) || json_is_array(inst));
+    int collect = ann && is_container(inst);
     tmpann_t t;
     ann_t *a = collect ? tmp_ann(&t, inst) : NULL;
     c->quiet++;
@@ -709,7 +704,7 @@ static int v_if(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *
 
 /* $dynamicRef (core §8.2.3.2): the outermost resource in the dynamic scope
  * that defines the anchor wins over the static target. */
-static int v_dynref(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_dynref(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                     const kpath_t *kp, ann_t *ann)
 {
     const sc_dynref_t *dr = k->u.dyn;
@@ -728,12 +723,14 @@ static int v_dynref(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath
 }
 
 /* A $ref to a metaschema nobody supplied: the built-in check stands in. */
-static int v_meta(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int v_meta(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                   const kpath_t *kp)
 {
     int collect = !stop(c);
     json_t *probs = collect ? json_array() : NULL;
-    size_t n = rt_schema_check(inst, k->u.meta, "", probs, collect ? c->max - c->nerrors : 1);
+    json_t *doc = rt_schema_doc_to_json(inst); /* rare: a metaschema as a $ref target */
+    size_t n = rt_schema_check(doc, k->u.meta, "", probs, collect ? c->max - c->nerrors : 1);
+    json_decref(doc);
     for (size_t i = 0; i < json_array_size(probs); i++) {
         const json_t *p = json_array_get(probs, i);
         const char *loc = json_string_value(json_object_get(p, "keywordLocation"));
@@ -742,7 +739,7 @@ static int v_meta(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t
         rt_buf_init(&il);
         append_ipath(&il, ip);
         rt_buf_append_str(&il, loc ? loc : "");
-        char msg[384];
+        char msg[MESSAGE_BYTES];
         snprintf(msg, sizeof(msg), "not a valid schema at %s: %s", il.data ? il.data : "",
                  json_string_value(json_object_get(p, "message")));
         add_error(c, ip, kp, msg);
@@ -754,7 +751,7 @@ static int v_meta(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t
 
 /* ============================================================== dispatch */
 
-static int vkw(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *ip,
+static int vkw(vctx_t *c, const sc_kw_t *k, const sc_val_t *inst, const ipath_t *ip,
                const kpath_t *up, ann_t *ann)
 {
     if (k->op == SC_OP_META)
@@ -820,7 +817,7 @@ static int vkw(vctx_t *c, const sc_kw_t *k, const json_t *inst, const ipath_t *i
     }
 }
 
-static int run_keywords(vctx_t *c, const sc_node_t *n, const json_t *inst, const ipath_t *ip,
+static int run_keywords(vctx_t *c, const sc_node_t *n, const sc_val_t *inst, const ipath_t *ip,
                         const kpath_t *kp, ann_t *ann)
 {
     int ok = 1;
@@ -834,7 +831,7 @@ static int run_keywords(vctx_t *c, const sc_node_t *n, const json_t *inst, const
     return ok;
 }
 
-static int vnode(vctx_t *c, const sc_node_t *n, const json_t *inst, const ipath_t *ip,
+static int vnode(vctx_t *c, const sc_node_t *n, const sc_val_t *inst, const ipath_t *ip,
                  const kpath_t *kp, ann_t *ann)
 {
     if (n->bool_schema == 1)
@@ -854,7 +851,7 @@ static int vnode(vctx_t *c, const sc_node_t *n, const json_t *inst, const ipath_
     }
     c->depth++;
     int ok;
-    if (n->uneval && (json_is_object(inst) || json_is_array(inst))) {
+    if (n->uneval && is_container(inst)) {
         tmpann_t t;
         ann_t *local = tmp_ann(&t, inst);
         ok = run_keywords(c, n, inst, ip, kp, local);
@@ -871,13 +868,24 @@ static int vnode(vctx_t *c, const sc_node_t *n, const json_t *inst, const ipath_
 
 /* ================================================================ public */
 
-int rt_schema_validate(const rt_schema_t *s, const json_t *instance, size_t max_errors,
-                       json_t **errors)
+/* Arena and parser stack lent to each document from the C stack, so that a
+ * small document costs no malloc; bytes and entries. */
+#define LOCAL_DOC_BYTES   4096
+#define LOCAL_DOC_MEMBERS 64
+
+/* utf8_checked: 1 when the document came from our parser; jansson values
+ * made with its *_nocheck constructors (CDC rows) may hold any bytes. */
+static int validate_val(const rt_schema_t *s, const sc_val_t *instance, int utf8_checked,
+                        size_t max_errors, json_t **errors)
 {
-    rt_assert(s != NULL && instance != NULL);
     const sc_res_t *scope[RT_SCHEMA_MAX_EVAL_DEPTH];
     json_t *errs = NULL;
-    vctx_t c = {s, errors && max_errors > 0 ? &errs : NULL, max_errors, 0, 0, 0, 0, scope, 0};
+    vctx_t c = {s,           errors && max_errors > 0 ? &errs : NULL,
+                max_errors,  0,
+                0,           0,
+                0,           scope,
+                0,           utf8_checked,
+                {NULL, 0, 0}};
     int ok = vnode(&c, s->root, instance, NULL, NULL, NULL);
     if (c.overflow) {
         /* never let a too-deep branch pass silently (e.g. inside `not`) */
@@ -890,6 +898,7 @@ int rt_schema_validate(const rt_schema_t *s, const json_t *instance, size_t max_
                RT_SCHEMA_MAX_EVAL_DEPTH);
         ok = 0;
     }
+    rt_buf_close(&c.path);
     if (ok) {
         json_decref(errs);
         return 0;
@@ -897,4 +906,46 @@ int rt_schema_validate(const rt_schema_t *s, const json_t *instance, size_t max_
     if (errors)
         *errors = errs ? errs : json_array();
     return RT_EINVAL;
+}
+
+int rt_schema_validate(const rt_schema_t *s, const json_t *instance, size_t max_errors,
+                       json_t **errors)
+{
+    rt_assert(s != NULL && instance != NULL);
+    max_align_t block[LOCAL_DOC_BYTES / sizeof(max_align_t)];
+    sc_doc_t d;
+    sc_val_t v;
+    rt_schema_doc_init(&d, block, sizeof(block), NULL, 0);
+    rt_schema_doc_from_json(&d, instance, &v);
+    int rc = validate_val(s, &v, 0, max_errors, errors);
+    rt_schema_doc_close(&d);
+    return rc;
+}
+
+int rt_schema_validate_bytes(const rt_schema_t *s, const char *data, size_t len, size_t max_errors,
+                             json_t **errors)
+{
+    rt_assert(s != NULL && (data != NULL || len == 0));
+    max_align_t block[LOCAL_DOC_BYTES / sizeof(max_align_t)];
+    sc_member_t stack[LOCAL_DOC_MEMBERS];
+    sc_doc_t d;
+    sc_val_t v;
+    rt_schema_doc_init(&d, block, sizeof(block), stack, RT_ARRAY_LEN(stack));
+    int rc = rt_schema_doc_parse(&d, data, len, &v);
+    if (rc == 0)
+        rc = validate_val(s, &v, 1, max_errors, errors);
+    rt_schema_doc_close(&d);
+    return rc;
+}
+
+int rt_schema_json_check(const char *data, size_t len)
+{
+    max_align_t block[LOCAL_DOC_BYTES / sizeof(max_align_t)];
+    sc_member_t stack[LOCAL_DOC_MEMBERS];
+    sc_doc_t d;
+    sc_val_t v;
+    rt_schema_doc_init(&d, block, sizeof(block), stack, RT_ARRAY_LEN(stack));
+    int rc = rt_schema_doc_parse(&d, data, len, &v);
+    rt_schema_doc_close(&d);
+    return rc;
 }

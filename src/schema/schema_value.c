@@ -216,10 +216,8 @@ static uint64_t mix(uint64_t h)
 
 #define FNV_BASIS 1469598103934665603ull
 
-static uint64_t hash_number(const json_t *a)
+static uint64_t hash_num(sc_num_t n)
 {
-    sc_num_t n;
-    rt_schema_num_get(a, &n);
     if (!n.is_int && n.d == floor(n.d) && n.d >= -9223372036854775808.0 &&
         n.d < 9223372036854775808.0)
         n = (sc_num_t){1, (int64_t)n.d, 0};
@@ -233,8 +231,11 @@ uint64_t rt_schema_json_hash(const json_t *a)
 {
     switch (json_typeof(a)) {
     case JSON_INTEGER:
-    case JSON_REAL:
-        return hash_number(a);
+    case JSON_REAL: {
+        sc_num_t n;
+        rt_schema_num_get(a, &n);
+        return hash_num(n);
+    }
     case JSON_STRING:
         return fnv(FNV_BASIS, json_string_value(a), json_string_length(a));
     case JSON_ARRAY: {
@@ -297,6 +298,120 @@ int rt_schema_json_dup(const json_t *a, size_t *pi, size_t *pj)
     for (size_t s = 0; s < n && !found; s++) {
         for (size_t t = s + 1; t < n && v[t].h == v[s].h && !found; t++) {
             if (rt_schema_json_equal(json_array_get(a, v[s].i), json_array_get(a, v[t].i))) {
+                *pi = v[s].i;
+                *pj = v[t].i;
+                found = 1;
+            }
+        }
+    }
+    rt_free(v);
+    return found;
+}
+
+/* ================================================== document values */
+
+int rt_schema_val_num(const sc_val_t *v, sc_num_t *out)
+{
+    if (v->type == SC_V_INT) {
+        *out = (sc_num_t){1, v->u.i, 0};
+        return 1;
+    }
+    if (v->type == SC_V_REAL) {
+        *out = (sc_num_t){0, 0, v->u.d};
+        return 1;
+    }
+    return 0;
+}
+
+int rt_schema_val_is_integer(const sc_val_t *v)
+{
+    return v->type == SC_V_INT || (v->type == SC_V_REAL && v->u.d == floor(v->u.d));
+}
+
+int rt_schema_val_equal(const sc_val_t *a, const sc_val_t *b)
+{
+    sc_num_t na, nb;
+    if (rt_schema_val_num(a, &na))
+        return rt_schema_val_num(b, &nb) && rt_schema_num_cmp(&na, &nb) == 0;
+    if (a->type != b->type)
+        return 0;
+    switch (a->type) {
+    case SC_V_STRING:
+        return a->n == b->n && memcmp(a->u.s, b->u.s, a->n) == 0;
+    case SC_V_ARRAY:
+        if (a->n != b->n)
+            return 0;
+        for (size_t i = 0; i < a->n; i++) {
+            if (!rt_schema_val_equal(&a->u.items[i], &b->u.items[i]))
+                return 0;
+        }
+        return 1;
+    case SC_V_OBJECT:
+        if (a->n != b->n)
+            return 0;
+        for (size_t i = 0; i < a->n; i++) {
+            const sc_member_t *m = &a->u.members[i];
+            const sc_val_t *w = rt_schema_val_get(b, m->key, m->klen);
+            if (w == NULL || !rt_schema_val_equal(&m->val, w))
+                return 0;
+        }
+        return 1;
+    default:
+        return 1; /* true, false, null: equal type is equal value */
+    }
+}
+
+static uint64_t val_hash(const sc_val_t *a)
+{
+    sc_num_t n;
+    if (rt_schema_val_num(a, &n))
+        return hash_num(n);
+    switch (a->type) {
+    case SC_V_STRING:
+        return fnv(FNV_BASIS, a->u.s, a->n);
+    case SC_V_ARRAY: {
+        uint64_t h = 0xa44a;
+        for (size_t i = 0; i < a->n; i++)
+            h = mix(h * 31 + val_hash(&a->u.items[i]));
+        return h;
+    }
+    case SC_V_OBJECT: {
+        uint64_t h = 0x0b1ec7;
+        for (size_t i = 0; i < a->n; i++) {
+            const sc_member_t *m = &a->u.members[i];
+            h ^= mix(fnv(FNV_BASIS, m->key, m->klen) + 7 * val_hash(&m->val));
+        }
+        return h;
+    }
+    default:
+        return (uint64_t)(a->type + 1) * 0x9e3779b97f4a7c15ull;
+    }
+}
+
+int rt_schema_val_dup(const sc_val_t *a, size_t *pi, size_t *pj)
+{
+    size_t n = a->n;
+    const sc_val_t *it = a->u.items;
+    if (n <= DUP_PAIRWISE_MAX) {
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = i + 1; j < n; j++) {
+                if (rt_schema_val_equal(&it[i], &it[j])) {
+                    *pi = i;
+                    *pj = j;
+                    return 1;
+                }
+            }
+        }
+        return 0;
+    }
+    hidx_t *v = rt_malloc(n * sizeof(*v));
+    for (size_t i = 0; i < n; i++)
+        v[i] = (hidx_t){val_hash(&it[i]), i};
+    qsort(v, n, sizeof(*v), hidx_cmp);
+    int found = 0;
+    for (size_t s = 0; s < n && !found; s++) {
+        for (size_t t = s + 1; t < n && v[t].h == v[s].h && !found; t++) {
+            if (rt_schema_val_equal(&it[v[s].i], &it[v[t].i])) {
                 *pi = v[s].i;
                 *pj = v[t].i;
                 found = 1;

@@ -20,6 +20,26 @@ typedef struct tally_s {
     size_t pass, fail;
 } tally_t;
 
+/* rt_schema_validate_bytes() on the serialised instance must give the same
+ * verdict and the same errors as rt_schema_validate() on the jansson value;
+ * text that jansson's parser refuses ("\u0000") it must refuse too. */
+static void check_bytes_path(const rt_schema_t *s, const json_t *data, int valid,
+                             const json_t *errs)
+{
+    char *text = json_dumps(data, JSON_ENCODE_ANY | JSON_COMPACT);
+    size_t len = strlen(text);
+    json_t *errs2 = NULL;
+    int rc = rt_schema_validate_bytes(s, text, len, 5, &errs2);
+    if (rc == RT_EPROTO) {
+        assert_null(json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL));
+    } else {
+        assert_int_equal(rc == 0, valid);
+        assert_true(valid || json_equal(errs, errs2));
+    }
+    json_decref(errs2);
+    free(text);
+}
+
 /* Runs one test file; prints each failure when verbose. */
 static void run_file(const char *path, const char *dialect, int format_assert, int verbose,
                      tally_t *t)
@@ -66,6 +86,7 @@ static void run_file(const char *path, const char *dialect, int format_assert, i
             /* an invalid verdict always comes with at least one error */
             if (!got)
                 assert_true(json_array_size(errs) > 0);
+            check_bytes_path(s, json_object_get(tc, "data"), got, errs);
             json_decref(errs);
         }
         rt_schema_free(s);
