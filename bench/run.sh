@@ -15,6 +15,9 @@ bash "$here/http_publish.sh" "$BIN" | tee "$out/http_publish.txt"
 echo "### fan-out (wsbench, with peers)"
 bash "$here/fanout.sh" "$BIN" | tee "$out/fanout.txt"
 
+echo "### Socket.IO fan-out (wsbench --proto socketio, plain WS and Node socket.io in the same run)"
+bash "$here/socketio.sh" "$BIN" | tee "$out/socketio.txt"
+
 echo "### schema validation (parse + validate, vs ajv@8)"
 bash "$here/schema/run.sh" | tee "$out/schema.txt"
 bash "$here/cdc/run.sh" "$BIN" | tee "$out/cdc.txt"

@@ -521,6 +521,7 @@ static int serve(int argc, char **argv)
     int sig = 0;
     sigwait(&sigs, &sig);
     rt_log_info("shutting_down", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rt_gateway_sio_stop(gateway);
     rt_server_stop(server);
     status = 0;
 out:

@@ -30,12 +30,14 @@
 #define RT_SIO_CORS_ORIGINS_MAX_BYTES       4096
 #define RT_SIO_UPGRADE_TIMEOUT_MS           10000 /* a probing WebSocket must finish the upgrade */
 #define RT_SIO_CONNECT_TIMEOUT_MS           45000 /* a session must CONNECT a namespace */
+#define RT_SIO_CLIENT_CLOSE_GRACE_MS        1000  /* after a POSTed "1", for the last GET */
 #define RT_SIO_CORS_MAX_AGE_S               86400
 #define RT_SIO_MAX_NAMESPACES               16                /* namespaces one session may join */
 #define RT_SIO_MAX_INBOUND_PENDING_BYTES    (4 * 1024 * 1024) /* parked while a session moves */
 #define RT_SIO_MAX_OFFSET_BYTES             65536 /* a recovery offset sent back by a client */
 #define RT_SIO_CONFORMANCE_PING_INTERVAL_MS 300   /* the test suites' reference server */
 #define RT_SIO_CONFORMANCE_PING_TIMEOUT_MS  200
+#define RT_SIO_CONFORMANCE_HOLD_MS          30 /* "auth" waits this long after the reply */
 
 typedef struct {
     size_t max_message_bytes;
@@ -76,6 +78,12 @@ void rt_gateway_ws_upgrade(void *ctx, rt_http_req_t *req, const char *app, const
  * shutdown of sessions) through a worker hook of server (borrowed). Call
  * once, before rt_server_start(), main thread. */
 void rt_gateway_sio_attach(rt_gateway_t *g, rt_server_t *server);
+
+/* Begins the graceful stop of the Socket.IO gateway: every long-polling
+ * session is closed and a held GET answered at once with the close packet,
+ * so that it does not hold the server's stop. Call from the main thread
+ * right before rt_server_stop(). */
+void rt_gateway_sio_stop(rt_gateway_t *g);
 
 /* The handler of every request under RT_SIO_PATH (an rt_api_prefix_fn with
  * ctx = the gateway), and in conformance mode of RT_SIO_CONFORMANCE_EIO_PATH:
