@@ -25,7 +25,9 @@ skip() {
 }
 
 [ $# -eq 2 ] || skip "usage: $0 ENGINEIO_SUITE SOCKETIO_SUITE (test-suite/ dirs or git dirs)"
-command -v node >/dev/null && command -v npm >/dev/null || skip "node and npm are required"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    skip "node and npm are required"
+fi
 [ -x "$bin" ] || { echo "no realtime binary at $bin (set REALTIME_BIN)" >&2; exit 2; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rt-sio-official.XXXXXX")
