@@ -27,11 +27,11 @@
 #define RT_NET_READ_BUF_BYTES          (64 * 1024) /* per-worker shared read buffer */
 #define RT_NET_SWEEP_MS                1000        /* deadline sweep period */
 #define RT_NET_SHUTDOWN_MS             8000        /* graceful stop gives up after this */
-/* Flush pacing (net_worker.c): a flush round shorter than this is never
- * followed by a wait; a longer one holds the next round back by its own
- * length, capped at RT_NET_FLUSH_PACE_MAX_MS. */
-#define RT_NET_FLUSH_PACE_MIN_US 2000
-#define RT_NET_FLUSH_PACE_MAX_MS 30
+/* Flush pacing (net_worker.c): a flush round that wrote to fewer
+ * connections than this is never followed by a wait; a bigger one holds the
+ * next round back by its own length, capped at RT_NET_FLUSH_PACE_MAX_MS. */
+#define RT_NET_FLUSH_PACE_MIN_CONNS 100
+#define RT_NET_FLUSH_PACE_MAX_MS    30
 
 typedef struct rt_server_s rt_server_t;
 typedef struct rt_worker_s rt_worker_t;

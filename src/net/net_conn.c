@@ -320,16 +320,20 @@ done:
     }
 }
 
-void rt_net_flush_dirty(rt_worker_t *w)
+size_t rt_net_flush_dirty(rt_worker_t *w)
 {
+    size_t n = 0;
     while (w->dirty) {
         rt_conn_t *c = w->dirty;
         w->dirty = c->dirty_next;
         c->dirty = 0;
         c->dirty_next = NULL;
-        if (!c->closing)
+        if (!c->closing) {
             flush(c);
+            n++;
+        }
     }
+    return n;
 }
 
 /* ================================================================== misc */

@@ -92,7 +92,8 @@ struct rt_server_s {
 
 /* net_conn.c */
 void rt_net_conn_accept(rt_worker_t *w);
-void rt_net_flush_dirty(rt_worker_t *w);
+/* Flushes every dirty connection; returns how many it wrote to. */
+size_t rt_net_flush_dirty(rt_worker_t *w);
 void rt_net_sweep(rt_worker_t *w);
 
 /* net_http.c */

@@ -64,25 +64,26 @@ static void on_async(uv_async_t *h)
 /*
  * Flush pacing. A flush round costs about one write system call per dirty
  * connection, nearly whatever the bytes (~17 us each over loopback on the
- * project's VM, bench/RESULTS.md), so under a flood the cheapest frames are
- * those written later, together. A round that took r of wall time holds the
+ * project's VM, docs/internals/server.md), so under a flood the cheapest
+ * frames are those written later, together. A round that wrote to at least
+ * RT_NET_FLUSH_PACE_MIN_CONNS connections and took r of wall time holds the
  * next one back until r after it ended (at most RT_NET_FLUSH_PACE_MAX_MS):
  * a saturated worker then gives the rest of the machine about half its time
- * and every connection about twice the frames per write. Rounds shorter
- * than RT_NET_FLUSH_PACE_MIN_US - any lightly loaded worker - are never
- * followed by a wait, so pacing adds latency only where a round's own
- * length already did.
+ * and every connection about twice the frames per write. Smaller rounds are
+ * never followed by a wait - the threshold counts work, not wall time, so a
+ * small round on a busy machine is not mistaken for a flood - and pacing
+ * adds latency only where a round's own length already did.
  */
 static void flush_round(rt_worker_t *w)
 {
     uint64_t start = uv_hrtime();
-    rt_net_flush_dirty(w);
+    size_t conns = rt_net_flush_dirty(w);
     uint64_t end = uv_hrtime();
-    uint64_t took = end - start;
-    if (took < (uint64_t)RT_NET_FLUSH_PACE_MIN_US * 1000u)
+    if (conns < RT_NET_FLUSH_PACE_MIN_CONNS)
         w->flush_not_before = 0;
     else
-        w->flush_not_before = end + RT_MIN(took, (uint64_t)RT_NET_FLUSH_PACE_MAX_MS * 1000000u);
+        w->flush_not_before =
+            end + RT_MIN(end - start, (uint64_t)RT_NET_FLUSH_PACE_MAX_MS * 1000000u);
 }
 
 static void on_pace(uv_timer_t *h)
