@@ -6,8 +6,10 @@
  * through, see below), with the same value; then
  * rt_schema_validate_bytes() on the input and rt_schema_validate() on
  * jansson's value must give the same verdict and the same errors under a
- * fixed schema that exercises every instance type. Like the unit tests it
- * reaches the parser through schema_internal.h. No crash, no leak.
+ * fixed schema that exercises every instance type, and so must the compact
+ * error list (rt_schema_validate_bytes_collect()) in its jansson and JSON
+ * text forms. Like the unit tests it reaches the parser through
+ * schema_internal.h. No crash, no leak.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +38,28 @@ static rt_schema_t *fixed_schema(void)
     return s;
 }
 
+/* The compact list of rt_schema_validate_bytes_collect() holds the units of
+ * want (rt_schema_validate()'s, NULL when valid), as jansson values and as
+ * the same JSON text. */
+static void check_list(const char *text, size_t size, int rc, const json_t *want)
+{
+    rt_schema_errors_t list;
+    rt_schema_errors_init(&list);
+    rt_assert(rt_schema_validate_bytes_collect(fixed_schema(), text, size, 8, &list) == rc);
+    json_t *got = rt_schema_errors_to_json(&list);
+    rt_assert(want ? json_equal(got, want) : json_array_size(got) == 0);
+    rt_buf_t a, b;
+    rt_buf_init(&a);
+    rt_buf_init(&b);
+    rt_buf_append_json(&a, got);
+    rt_schema_errors_append_json(&list, &b);
+    rt_assert(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+    rt_buf_close(&a);
+    rt_buf_close(&b);
+    json_decref(got);
+    rt_schema_errors_close(&list);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -58,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int r2 = rt_schema_validate_bytes(fixed_schema(), text, size, 8, &e2);
         rt_assert(r1 == r2);
         rt_assert(json_equal(e1, e2) || (e1 == NULL && e2 == NULL));
+        check_list(text, size, r1, e1);
         json_decref(e1);
         json_decref(e2);
     }

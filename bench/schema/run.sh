@@ -23,8 +23,8 @@ cmake --build "$build" -j2 --target rt >/dev/null
 [ -d "$here/node_modules/ajv" ] || (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 echo "schema bench: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${secs}s per measurement"
-echo "ours: $("${CC:-cc}" --version | head -1), rt_schema_validate_bytes (own parser + validate, max_errors $(grep -o 'DEFAULT_MAX_ERRORS [0-9]*' "$root/src/schema/schema.h" | cut -d' ' -f2), errors built)"
-echo "ajv:  $(node -p 'require("'"$here"'/node_modules/ajv/package.json").version') on node $(node --version), JSON.parse + compiled validate (allErrors false)"
+echo "ours: $("${CC:-cc}" --version | head -1), rt_schema_validate_bytes_collect (own parser + validate, max_errors $(grep -o 'DEFAULT_MAX_ERRORS [0-9]*' "$root/src/schema/schema.h" | cut -d' ' -f2), error units built into an rt_schema_errors_t, no jansson)"
+echo "ajv:  $(node -p 'require("'"$here"'/node_modules/ajv/package.json").version') on node $(node --version), JSON.parse + compiled validate (allErrors false, its error objects built)"
 printf '%-22s %-8s %14s %14s %8s\n' schema instance 'ours ops/s' 'ajv ops/s' ours/ajv
 fail=0
 # case  format_assert  label

@@ -13,8 +13,11 @@
 #define RT_SCHEMA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
+
+#include "core/core.h"
 
 /* ------------------------------------------------------------- limits */
 
@@ -84,6 +87,83 @@ typedef struct rt_schema_opts_s {
 int rt_schema_compile(const json_t *schema, const rt_schema_opts_t *opts, rt_schema_t **out,
                       json_t **errors);
 
+/* ------------------------------------------------------------- errors */
+
+/* One output unit as rt_schema_errors_get() hands it out: three strings,
+ * borrowed from the list (valid until it is reset or closed), each valid
+ * UTF-8 and NUL-terminated at [len]. */
+typedef struct rt_schema_error_s {
+    const char *instance_location; /* JSON pointer into the instance */
+    size_t instance_location_len;
+    const char *keyword_location; /* JSON pointer into the schema */
+    size_t keyword_location_len;
+    const char *message;
+    size_t message_len;
+} rt_schema_error_t;
+
+/* Units held inline before the list allocates, and bytes of their strings:
+ * one typical error ("/properties/x/type" plus a short message) fits. */
+#define RT_SCHEMA_ERRORS_LOCAL_UNITS 2
+#define RT_SCHEMA_ERRORS_LOCAL_BYTES 256
+
+/* Where a unit's three strings start in text (and their lengths). */
+typedef struct rt_schema_err_unit_s {
+    uint32_t off[3], len[3];
+} rt_schema_err_unit_t;
+
+/*
+ * A list of "basic" output units collected by rt_schema_validate_collect()
+ * and rt_schema_validate_bytes_collect(): a compact, caller-allocated
+ * structure (usually on the stack) whose first units and bytes live inside
+ * it, so recording an error or two costs no allocation; building jansson
+ * values is left to callers that want them (rt_schema_errors_to_json()).
+ * The fields are private: use the functions below. Invariant: units[0..n)
+ * point into text[0..text_len), each string followed by a NUL.
+ * Pair: rt_schema_errors_init() / rt_schema_errors_close(). Not thread-safe
+ * (one list per validation).
+ */
+typedef struct rt_schema_errors_s {
+    rt_schema_err_unit_t *units; /* local_units until more are needed */
+    size_t n, units_cap;
+    char *text; /* local_text until more is needed */
+    size_t text_len, text_cap;
+    int cur; /* while the validator writes units[n]: which of its strings */
+    rt_schema_err_unit_t local_units[RT_SCHEMA_ERRORS_LOCAL_UNITS];
+    char local_text[RT_SCHEMA_ERRORS_LOCAL_BYTES];
+} rt_schema_errors_t;
+
+/* Makes e an empty list. No allocation. */
+void rt_schema_errors_init(rt_schema_errors_t *e);
+
+/* Frees what e allocated; e may be NULL. e must be initialized again before
+ * reuse. */
+void rt_schema_errors_close(rt_schema_errors_t *e);
+
+/* Empties e, keeping its storage for the next validation. */
+void rt_schema_errors_reset(rt_schema_errors_t *e);
+
+/* Returns the number of units in e. */
+size_t rt_schema_errors_count(const rt_schema_errors_t *e);
+
+/* Sets *out to unit i (i < rt_schema_errors_count(e)); strings borrowed from e. */
+void rt_schema_errors_get(const rt_schema_errors_t *e, size_t i, rt_schema_error_t *out);
+
+/*
+ * Returns a new jansson array (caller json_decref()s it) of the units as
+ * {"instanceLocation","keywordLocation","message"} objects, in that member
+ * order: exactly what rt_schema_validate() reports.
+ */
+json_t *rt_schema_errors_to_json(const rt_schema_errors_t *e);
+
+/*
+ * Appends the units to out as compact JSON text, byte for byte what
+ * rt_buf_append_json() writes for rt_schema_errors_to_json(e), without
+ * building jansson values (for callers that only serialize).
+ */
+void rt_schema_errors_append_json(const rt_schema_errors_t *e, rt_buf_t *out);
+
+/* ----------------------------------------------------------- validator */
+
 /*
  * Validates instance (borrowed; neither it nor s may be NULL) against s.
  * Returns 0 if valid. Returns RT_EINVAL if invalid and, when errors is not
@@ -108,6 +188,19 @@ int rt_schema_validate(const rt_schema_t *s, const json_t *instance, size_t max_
  */
 int rt_schema_validate_bytes(const rt_schema_t *s, const char *data, size_t len, size_t max_errors,
                              json_t **errors);
+
+/*
+ * rt_schema_validate() and rt_schema_validate_bytes() with the units
+ * collected into errors (initialized by the caller, reset first by the call,
+ * still the caller's to close) instead of a jansson array: the same verdicts
+ * and return codes, and the same units in the same order (errors is left
+ * empty when valid or on RT_EPROTO/RT_ETOOBIG). errors NULL or max_errors 0
+ * stops at the first failure. The cheapest way to report errors.
+ */
+int rt_schema_validate_collect(const rt_schema_t *s, const json_t *instance, size_t max_errors,
+                               rt_schema_errors_t *errors);
+int rt_schema_validate_bytes_collect(const rt_schema_t *s, const char *data, size_t len,
+                                     size_t max_errors, rt_schema_errors_t *errors);
 
 /*
  * Parses data (len bytes) exactly as rt_schema_validate_bytes() does and

@@ -101,6 +101,23 @@ const json_t *rt_schema_ptr_resolve(const json_t *doc, const char *frag, size_t 
                                     int (*is_known)(void *ctx, const json_t *v), void *ctx,
                                     const json_t **last_known);
 
+/* ====================================================== error recording */
+
+/* Writing one unit into an rt_schema_errors_t (schema_errors.c): open, then
+ * for each of instanceLocation, keywordLocation, message in that order put*
+ * its bytes and end_string. */
+void rt_schema_errors_open(rt_schema_errors_t *e);
+void rt_schema_errors_put(rt_schema_errors_t *e, const char *s, size_t n);
+/* Appends "/" and tok (n bytes) escaped as a JSON pointer token (RFC 6901 §3). */
+void rt_schema_errors_put_ptr(rt_schema_errors_t *e, const char *tok, size_t n);
+/* Appends "/" and the decimal index i. */
+void rt_schema_errors_put_index(rt_schema_errors_t *e, size_t i);
+/* The string being written so far (*len bytes), to fix up in place. */
+char *rt_schema_errors_string(rt_schema_errors_t *e, size_t *len);
+void rt_schema_errors_end_string(rt_schema_errors_t *e);
+/* Removes the last complete unit. */
+void rt_schema_errors_drop_last(rt_schema_errors_t *e);
+
 /* ========================================================= documents */
 
 /*

@@ -4,8 +4,9 @@
  * schema_doc.c (parsed from the bytes, or converted from the jansson value)
  * in an arena whose first block is on the C stack. Paths (instance and
  * keyword locations) are linked frames on the C stack and become strings
- * only when an error is reported, so a valid small instance costs no
- * allocation.
+ * only when an error is reported, written straight into the caller's compact
+ * error list (schema_errors.c), so a valid small instance costs no
+ * allocation and an invalid one with an error or two costs none either.
  *
  * Annotations for unevaluatedProperties/unevaluatedItems (2020-12 core
  * §11.2-11.3) are bit sets over the instance's member positions or item
@@ -48,7 +49,7 @@ typedef struct kpath_s {
 
 typedef struct vctx_s {
     const rt_schema_t *s;
-    json_t **errors; /* NULL: not collecting; *errors created on first error */
+    rt_schema_errors_t *errors; /* NULL: not collecting */
     size_t max, nerrors;
     int quiet;              /* > 0: inside a subschema whose failure is not an error */
     unsigned depth;         /* nodes entered */
@@ -56,7 +57,6 @@ typedef struct vctx_s {
     const sc_res_t **scope; /* dynamic scope (core §7.1), outermost first */
     size_t nscope;
     int utf8_checked; /* strings came through our parser: valid UTF-8 */
-    rt_buf_t path;    /* scratch for error locations, one allocation per validation */
 } vctx_t;
 
 /* Evaluated member positions or item indices. */
@@ -134,57 +134,54 @@ static void append_ipath(rt_buf_t *b, const ipath_t *ip)
         rt_schema_ptr_push_index(b, ip->idx);
 }
 
-static void append_kpath(rt_buf_t *b, const kpath_t *kp)
+static void put_ipath(rt_schema_errors_t *e, const ipath_t *ip)
+{
+    if (ip == NULL)
+        return;
+    put_ipath(e, ip->up);
+    if (ip->key)
+        rt_schema_errors_put_ptr(e, ip->key, ip->klen);
+    else
+        rt_schema_errors_put_index(e, ip->idx);
+}
+
+static void put_kpath(rt_schema_errors_t *e, const kpath_t *kp)
 {
     if (kp == NULL)
         return;
-    append_kpath(b, kp->up);
-    rt_schema_ptr_push(b, kp->seg, strlen(kp->seg));
+    put_kpath(e, kp->up);
+    rt_schema_errors_put_ptr(e, kp->seg, strlen(kp->seg));
     if (kp->sub)
-        rt_schema_ptr_push(b, kp->sub, kp->sublen);
+        rt_schema_errors_put_ptr(e, kp->sub, kp->sublen);
     else if (kp->has_idx)
-        rt_schema_ptr_push_index(b, kp->idx);
+        rt_schema_errors_put_index(e, kp->idx);
 }
 
 /* Longest error message, bytes with the terminator (names and values in
  * messages are cut to 200 bytes). */
 #define MESSAGE_BYTES 384
 
-/* Room reserved for an error's locations up front: most fit. */
-#define ERROR_PATH_BYTES 240
-
-/* Records one output unit (a "basic" output error, core §12.4.2). */
+/* Records one output unit (a "basic" output error, core §12.4.2) in the
+ * compact list; jansson values are made from it only on request. */
 static void add_error(vctx_t *c, const ipath_t *ip, const kpath_t *kp, const char *msg)
 {
     if (c->quiet > 0 || c->errors == NULL || c->nerrors >= c->max)
         return;
-    /* Built member by member: json_pack() would parse its format and re-check
-     * the UTF-8 of the locations, which are made of valid UTF-8 already. */
-    json_t *unit = json_object();
-    rt_buf_t *b = &c->path;
-    b->len = 0;
-    rt_buf_reserve(b, ERROR_PATH_BYTES);
-    append_ipath(b, ip);
-    json_object_setn_new_nocheck(unit, "instanceLocation", 16,
-                                 json_stringn_nocheck(b->data, b->len));
-    b->len = 0;
-    append_kpath(b, kp);
-    json_object_setn_new_nocheck(unit, "keywordLocation", 15,
-                                 json_stringn_nocheck(b->data, b->len));
+    rt_schema_errors_t *e = c->errors;
+    rt_schema_errors_open(e);
+    put_ipath(e, ip);
+    rt_schema_errors_end_string(e);
+    put_kpath(e, kp);
+    rt_schema_errors_end_string(e);
+    rt_schema_errors_put(e, msg, strlen(msg));
     /* Our own check is several times faster than jansson's. A message is
      * invalid only where a quoted name or value was cut inside a UTF-8
      * sequence; the cut bytes become '?'. */
-    char fixed[MESSAGE_BYTES];
-    size_t mlen = strlen(msg);
-    if (!rt_schema_utf8_valid(msg, mlen)) {
-        memcpy(fixed, msg, mlen + 1);
-        rt_schema_utf8_repair(fixed, mlen);
-        msg = fixed;
-    }
-    json_object_setn_new_nocheck(unit, "message", 7, json_stringn_nocheck(msg, mlen));
-    if (*c->errors == NULL)
-        *c->errors = json_array();
-    json_array_append_new(*c->errors, unit);
+    size_t mlen;
+    char *m = rt_schema_errors_string(e, &mlen);
+    if (!rt_schema_utf8_valid(m, mlen))
+        rt_schema_utf8_repair(m, mlen);
+    rt_schema_errors_end_string(e);
     c->nerrors++;
 }
 
@@ -874,44 +871,36 @@ static int vnode(vctx_t *c, const sc_node_t *n, const sc_val_t *inst, const ipat
 #define LOCAL_DOC_MEMBERS 64
 
 /* utf8_checked: 1 when the document came from our parser; jansson values
- * made with its *_nocheck constructors (CDC rows) may hold any bytes. */
+ * made with its *_nocheck constructors (CDC rows) may hold any bytes.
+ * errors: NULL, or an empty list to record up to max_errors units into. */
 static int validate_val(const rt_schema_t *s, const sc_val_t *instance, int utf8_checked,
-                        size_t max_errors, json_t **errors)
+                        size_t max_errors, rt_schema_errors_t *errors)
 {
     const sc_res_t *scope[RT_SCHEMA_MAX_EVAL_DEPTH];
-    json_t *errs = NULL;
-    vctx_t c = {s,           errors && max_errors > 0 ? &errs : NULL,
-                max_errors,  0,
-                0,           0,
-                0,           scope,
-                0,           utf8_checked,
-                {NULL, 0, 0}};
+    vctx_t c = {s, max_errors > 0 ? errors : NULL, max_errors, 0, 0, 0, 0, scope, 0, utf8_checked};
     int ok = vnode(&c, s->root, instance, NULL, NULL, NULL);
     if (c.overflow) {
         /* never let a too-deep branch pass silently (e.g. inside `not`) */
         c.quiet = 0;
-        if (errs && c.nerrors >= c.max && json_array_size(errs) > 0) {
-            json_array_remove(errs, json_array_size(errs) - 1);
+        if (c.errors && c.nerrors >= c.max) {
+            rt_schema_errors_drop_last(c.errors);
             c.nerrors--;
         }
         report(&c, NULL, NULL, "schema evaluation nested deeper than %d levels",
                RT_SCHEMA_MAX_EVAL_DEPTH);
         ok = 0;
     }
-    rt_buf_close(&c.path);
-    if (ok) {
-        json_decref(errs);
-        return 0;
-    }
-    if (errors)
-        *errors = errs ? errs : json_array();
-    return RT_EINVAL;
+    if (ok && errors)
+        rt_schema_errors_reset(errors);
+    return ok ? 0 : RT_EINVAL;
 }
 
-int rt_schema_validate(const rt_schema_t *s, const json_t *instance, size_t max_errors,
-                       json_t **errors)
+int rt_schema_validate_collect(const rt_schema_t *s, const json_t *instance, size_t max_errors,
+                               rt_schema_errors_t *errors)
 {
     rt_assert(s != NULL && instance != NULL);
+    if (errors)
+        rt_schema_errors_reset(errors);
     max_align_t block[LOCAL_DOC_BYTES / sizeof(max_align_t)];
     sc_doc_t d;
     sc_val_t v;
@@ -922,10 +911,12 @@ int rt_schema_validate(const rt_schema_t *s, const json_t *instance, size_t max_
     return rc;
 }
 
-int rt_schema_validate_bytes(const rt_schema_t *s, const char *data, size_t len, size_t max_errors,
-                             json_t **errors)
+int rt_schema_validate_bytes_collect(const rt_schema_t *s, const char *data, size_t len,
+                                     size_t max_errors, rt_schema_errors_t *errors)
 {
     rt_assert(s != NULL && (data != NULL || len == 0));
+    if (errors)
+        rt_schema_errors_reset(errors);
     max_align_t block[LOCAL_DOC_BYTES / sizeof(max_align_t)];
     sc_member_t stack[LOCAL_DOC_MEMBERS];
     sc_doc_t d;
@@ -935,6 +926,31 @@ int rt_schema_validate_bytes(const rt_schema_t *s, const char *data, size_t len,
     if (rc == 0)
         rc = validate_val(s, &v, 1, max_errors, errors);
     rt_schema_doc_close(&d);
+    return rc;
+}
+
+/* The json_t ** variants: the units collected, then turned into jansson. */
+int rt_schema_validate(const rt_schema_t *s, const json_t *instance, size_t max_errors,
+                       json_t **errors)
+{
+    rt_schema_errors_t e;
+    rt_schema_errors_init(&e);
+    int rc = rt_schema_validate_collect(s, instance, errors ? max_errors : 0, &e);
+    if (rc == RT_EINVAL && errors)
+        *errors = rt_schema_errors_to_json(&e);
+    rt_schema_errors_close(&e);
+    return rc;
+}
+
+int rt_schema_validate_bytes(const rt_schema_t *s, const char *data, size_t len, size_t max_errors,
+                             json_t **errors)
+{
+    rt_schema_errors_t e;
+    rt_schema_errors_init(&e);
+    int rc = rt_schema_validate_bytes_collect(s, data, len, errors ? max_errors : 0, &e);
+    if (rc == RT_EINVAL && errors)
+        *errors = rt_schema_errors_to_json(&e);
+    rt_schema_errors_close(&e);
     return rc;
 }
 

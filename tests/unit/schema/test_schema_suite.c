@@ -21,8 +21,10 @@ typedef struct tally_s {
 } tally_t;
 
 /* rt_schema_validate_bytes() on the serialised instance must give the same
- * verdict and the same errors as rt_schema_validate() on the jansson value;
- * text that jansson's parser refuses ("\u0000") it must refuse too. */
+ * verdict and the same errors as rt_schema_validate() on the jansson value,
+ * and so must the compact list of rt_schema_validate_bytes_collect() in both
+ * its forms (jansson values, JSON text); text that jansson's parser refuses
+ * ("\u0000") they must refuse too. */
 static void check_bytes_path(const rt_schema_t *s, const json_t *data, int valid,
                              const json_t *errs)
 {
@@ -30,12 +32,28 @@ static void check_bytes_path(const rt_schema_t *s, const json_t *data, int valid
     size_t len = strlen(text);
     json_t *errs2 = NULL;
     int rc = rt_schema_validate_bytes(s, text, len, 5, &errs2);
+    rt_schema_errors_t list;
+    rt_schema_errors_init(&list);
+    assert_int_equal(rt_schema_validate_bytes_collect(s, text, len, 5, &list), rc);
     if (rc == RT_EPROTO) {
         assert_null(json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL));
     } else {
         assert_int_equal(rc == 0, valid);
         assert_true(valid || json_equal(errs, errs2));
+        json_t *errs3 = rt_schema_errors_to_json(&list);
+        assert_true(valid || json_equal(errs, errs3));
+        rt_buf_t a, b;
+        rt_buf_init(&a);
+        rt_buf_init(&b);
+        rt_buf_append_json(&a, valid ? errs3 : errs);
+        rt_schema_errors_append_json(&list, &b);
+        assert_int_equal(a.len, b.len);
+        assert_memory_equal(a.data, b.data, a.len);
+        rt_buf_close(&a);
+        rt_buf_close(&b);
+        json_decref(errs3);
     }
+    rt_schema_errors_close(&list);
     json_decref(errs2);
     free(text);
 }
