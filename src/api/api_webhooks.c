@@ -355,6 +355,8 @@ void rt_api_wh_endpoint_replay(api_call_t *c)
         msg = "since must be an RFC 3339 time";
     else if (only && !json_is_boolean(only))
         msg = "onlyFailed must be true or false";
+    else if (only && ev)
+        msg = "onlyFailed goes with since, not with eventId";
     if (msg) {
         rt_free(p);
         rt_api_error(c, 400, "invalid_field", msg, NULL);

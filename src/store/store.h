@@ -67,8 +67,7 @@ typedef enum {
     RT_STORE_WH_TRIM,          /* before_ms */
     RT_STORE_WH_ENDPOINTS_ALL, /* -> the columns of RT_STORE_WH_ENDPOINT_PUT */
     RT_STORE_WH_SCAN,          /* after_did, limit -> did, eid, event_id, tid, seq, attempts,
-                                  next_ms (pending deliveries) */
-    RT_STORE_WH_ENVELOPE,      /* tid, seq -> envelope */
+                                  next_ms, created_ms (pending deliveries) */
     RT_STORE_WH_ATTEMPTS,      /* eid, before_aid, status (0 any, 1 2xx, 2 other), event_id,
                                   limit -> aid, did, event_id, attempt, time_ms, status_code,
                                   error, latency_us, response */

@@ -161,9 +161,9 @@ static const char *const op_sql[RT_STORE_OP_COUNT] = {
     [RT_STORE_WH_ENDPOINTS_ALL] =
         "SELECT eid, id, app, env, enabled, config, secret, old_secret, old_until_ms, created_ms,"
         " updated_ms FROM wh_endpoints ORDER BY eid",
-    [RT_STORE_WH_SCAN] = "SELECT did, eid, event_id, tid, seq, attempts, next_ms FROM wh_deliveries"
+    [RT_STORE_WH_SCAN] = "SELECT did, eid, event_id, tid, seq, attempts, next_ms, created_ms"
+                         " FROM wh_deliveries"
                          " WHERE state = 0 AND did > ?1 ORDER BY did LIMIT ?2",
-    [RT_STORE_WH_ENVELOPE] = "SELECT envelope FROM events WHERE tid = ?1 AND seq = ?2",
     [RT_STORE_WH_ATTEMPTS] =
         "SELECT aid, did, event_id, attempt, time_ms, status_code, error, latency_us, response"
         " FROM wh_attempts WHERE eid = ?1 AND aid < ?2 AND (?3 = 0 OR (?3 = 1) ="

@@ -38,10 +38,15 @@
 #define RT_WH_MAX_RETRIES              32 /* entries of a retry schedule */
 #define RT_WH_JITTER_PERCENT           20
 #define RT_WH_RETRY_AFTER_MAX_S        (24 * 3600)
-#define RT_WH_MAX_INFLIGHT             256  /* attempts in flight, all endpoints */
-#define RT_WH_ENDPOINT_INFLIGHT        16   /* per-endpoint concurrency cap */
-#define RT_WH_MAX_LOADED               4096 /* deliveries held in memory */
-#define RT_WH_SCAN_BATCH               512  /* delivery rows read per scan step */
+#define RT_WH_RETRY_DATE_MAX_BYTES     64      /* longer than any HTTP-date */
+#define RT_WH_MAX_INFLIGHT             256     /* attempts in flight, all endpoints */
+#define RT_WH_ENDPOINT_INFLIGHT        16      /* per-endpoint concurrency cap */
+#define RT_WH_MAX_LOADED               4096    /* deliveries held in memory */
+#define RT_WH_SCAN_BATCH               512     /* delivery rows read per scan step */
+#define RT_WH_PREFETCH_EVENTS          64      /* envelopes read ahead in one query */
+#define RT_WH_PREFETCH_MAX_BYTES       262144  /* ...and at most 256 KiB of them */
+#define RT_WH_PREFETCH_BUDGET_BYTES    8388608 /* read ahead and held, all endpoints */
+#define RT_WH_FLUSH_MAX                256     /* outcomes committed in one store job */
 #define RT_WH_DISABLE_AFTER_MS_DEFAULT (5LL * 24 * 3600 * 1000)
 #define RT_WH_RETENTION_MS_DEFAULT     (30LL * 24 * 3600 * 1000)
 #define RT_WH_SWEEP_MS                 60000 /* attempt-log retention sweep period */
@@ -78,6 +83,15 @@ void rt_wh_config_defaults(rt_wh_config_t *c);
 
 /* Parses "0,5,300,…" (seconds) into c. RT_EINVAL on junk. */
 int rt_wh_parse_schedule(const char *s, rt_wh_config_t *c);
+
+/*
+ * Parses a Retry-After header value (RFC 9110 §10.2.3): delay-seconds or an
+ * HTTP-date, relative to now_s (seconds since the epoch), surrounding
+ * whitespace allowed. Returns 0 and *out_s in 0..RT_WH_RETRY_AFTER_MAX_S (a
+ * date in the past is 0), or RT_EINVAL: the value is then ignored and the
+ * retry schedule applies. Fed by the network.
+ */
+int rt_wh_retry_after(const char *v, size_t len, int64_t now_s, int64_t *out_s);
 
 /* Parses a comma-separated CIDR list ("10.0.0.0/8,fd00::/8") into c. */
 int rt_wh_parse_cidrs(const char *s, rt_wh_config_t *c);

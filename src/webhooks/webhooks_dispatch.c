@@ -11,7 +11,9 @@
  * the endpoint's rateLimit. An ordered endpoint has one delivery in flight and
  * keeps later ones waiting behind a failing head. A delivery stays in memory
  * until the store has committed its outcome, so a scan never sees a stale row
- * of a delivery in progress.
+ * of a delivery in progress. The outcomes of one loop iteration are committed
+ * as one store job. A replay committed while a delivery's attempt is in
+ * flight makes it run again after that attempt (rerun), never beside it.
  *
  * Each attempt is signed per Standard Webhooks v1 (ARCHITECTURE §5.6), sent
  * without following redirects, cut at the timeout, and recorded. Every new
@@ -23,6 +25,7 @@
 #include <curl/curl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #ifndef RT_VERSION
@@ -42,15 +45,24 @@ typedef struct delivery_s {
     int64_t attempts; /* attempts made before this one */
     int64_t next_ms;  /* not before */
     int state;
-    int retry; /* outcome being committed: 1 = another attempt later */
+    int retry;    /* outcome being committed: 1 = another attempt later */
+    int slot;     /* holds one of its endpoint's in-flight slots */
+    int failed;   /* outcome being committed: failed for good */
+    int replayed; /* a replay committed during the attempt: run it again */
+    int64_t created_ms;
     char event_id[32];
+    rt_buf_t env; /* the envelope when prefetched, else empty */
 } delivery_t;
 
 /* Per-endpoint pacing, dispatcher thread only. */
 typedef struct {
     int64_t eid;
     delivery_t *head, *tail;
-    int inflight;  /* started and not yet settled */
+    int inflight; /* slots taken: started, outcome not yet settled (ordered) */
+    /* The deliveries whose request is open: two rows for one event (two
+     * concurrent replays of an event never delivered) never overlap. */
+    const delivery_t *flying[RT_WH_ENDPOINT_INFLIGHT];
+    int nflying;
     double tokens; /* rateLimit bucket */
     uint64_t refill_ns;
     int64_t failing_since; /* ms of the first failure since the last success; 0 */
@@ -64,12 +76,33 @@ typedef struct test_req_s {
     void *arg;
 } test_req_t;
 
-/* One outcome committed by the store, handed back to the dispatcher. */
+/* A committed replay, handed to the dispatcher (rt_wh_disp_replayed). */
+typedef struct replay_note_s {
+    struct replay_note_s *next;
+    int64_t eid;
+    char event_id[32]; /* "": every delivery created at or after since_ms */
+    int64_t since_ms;
+    int only_failed;
+} replay_note_t;
+
+/* The outcomes of one flush, committed by the store and handed back to the
+ * dispatcher. */
 typedef struct settled_s {
     struct settled_s *next;
     rt_webhooks_t *wh;
-    int64_t did;
+    int n;
+    int64_t did[]; /* the deliveries whose state the job wrote */
 } settled_t;
+
+/* An attempt's outcome waiting for the end of the loop iteration. Text lives
+ * in disp->out_text (offsets, since the buffer may move). */
+typedef struct {
+    int64_t did; /* -1 for a test */
+    int64_t eid, attempt, time_ms, code, latency_us, state, next_ms, updated_ms;
+    char event_id[32];
+    size_t err_off, err_len; /* err_len 0: no error */
+    size_t resp_off, resp_len;
+} outcome_t;
 
 typedef struct wh_disp_s {
     rt_webhooks_t *wh;
@@ -80,6 +113,7 @@ typedef struct wh_disp_s {
     uv_timer_t pump_timer;
     uv_timer_t sweep_timer;
     uv_timer_t stats_timer;
+    uv_check_t flush_check; /* commits the iteration's outcomes in one job */
     CURLM *multi;
     int running_handles;
 
@@ -88,13 +122,26 @@ typedef struct wh_disp_s {
     int full_scan;
     settled_t *settled;
     test_req_t *tests;
-    int closed; /* the wake handle is gone: no more uv_async_send */
+    replay_note_t *replays;
+    int new_rows; /* commits added rows after the cursor */
+    int closed;   /* the wake handle is gone: no more uv_async_send */
 
     rt_map_t loaded; /* did → delivery_t */
     size_t nloaded;
     rt_map_t eps; /* eid → ep_state_t */
     int inflight; /* curl transfers */
     int64_t cursor;
+    int scan_more;                  /* rows after the cursor may wait to be loaded */
+    size_t env_bytes;               /* envelopes read ahead, held by queued deliveries */
+    CURL *pool[RT_WH_MAX_INFLIGHT]; /* idle easy handles, reused */
+    int npool;
+
+    struct sock_ctx_s **socks; /* by descriptor: poll handles of open sockets */
+    size_t nsocks;
+
+    outcome_t out[RT_WH_FLUSH_MAX]; /* outcomes not yet submitted */
+    int nout;
+    rt_buf_t out_text;
 
     struct attempt_s *attempts; /* in flight */
 
@@ -123,6 +170,7 @@ typedef struct attempt_s {
 } attempt_t;
 
 static void pump(wh_disp_t *d);
+static int on_closesocket(void *arg, curl_socket_t s);
 
 /* ============================================================ endpoints */
 
@@ -151,6 +199,8 @@ static void forget(wh_disp_t *d, delivery_t *dl)
     did_key(dl->did, key);
     rt_map_del(&d->loaded, key);
     d->nloaded--;
+    d->env_bytes -= dl->env.len;
+    rt_buf_close(&dl->env);
     rt_free(dl);
 }
 
@@ -184,6 +234,33 @@ static int take_token(ep_state_t *s, int64_t rate, int64_t *wait_ms)
     return 0;
 }
 
+/* Whether a request for the event of dl (another row of it) is open. */
+static int twin_flying(const ep_state_t *s, const delivery_t *dl)
+{
+    for (int i = 0; i < s->nflying; i++) {
+        const delivery_t *f = s->flying[i];
+        if (f->tid == dl->tid && f->seq == dl->seq && strcmp(f->event_id, dl->event_id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void fly_add(ep_state_t *s, const delivery_t *dl)
+{
+    rt_assert(s->nflying < RT_WH_ENDPOINT_INFLIGHT);
+    s->flying[s->nflying++] = dl;
+}
+
+static void fly_del(ep_state_t *s, const delivery_t *dl)
+{
+    for (int i = 0; i < s->nflying; i++) {
+        if (s->flying[i] == dl) {
+            s->flying[i] = s->flying[--s->nflying];
+            return;
+        }
+    }
+}
+
 /* ================================================================= curl */
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -205,23 +282,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     static const char name[] = "retry-after:";
     if (len <= sizeof(name) - 1 || strncasecmp(p, name, sizeof(name) - 1) != 0)
         return len;
-    char v[64];
-    size_t i = sizeof(name) - 1;
-    while (i < len && (p[i] == ' ' || p[i] == '\t'))
-        i++;
-    size_t vl = 0;
-    while (i < len && p[i] != '\r' && p[i] != '\n' && vl + 1 < sizeof(v))
-        v[vl++] = p[i++];
-    v[vl] = '\0';
     int64_t secs;
-    if (rt_parse_i64(v, vl, &secs) != 0) {
-        time_t t = curl_getdate(v, NULL);
-        secs = t < 0 ? -1 : (int64_t)t - rt_time_ms() / 1000;
-    }
-    if (secs >= 0)
-        a->retry_after_s = RT_MIN(secs, RT_WH_RETRY_AFTER_MAX_S);
-    else if (secs < 0 && vl > 0)
-        a->retry_after_s = 0;
+    if (rt_wh_retry_after(p + sizeof(name) - 1, len - (sizeof(name) - 1), rt_time_ms() / 1000,
+                          &secs) == 0)
+        a->retry_after_s = secs;
     return len;
 }
 
@@ -270,10 +334,36 @@ static void build_headers(attempt_t *a)
     rt_buf_close(&sig);
 }
 
-static void setup_easy(attempt_t *a)
+/* An easy handle from the pool, or a new one. Reuse keeps libcurl's
+ * per-handle buffers and state allocations off the per-request path; the
+ * connections themselves live in the multi handle's cache either way. */
+static CURL *easy_get(wh_disp_t *d)
 {
+    if (d->npool > 0)
+        return d->pool[--d->npool];
     CURL *e = curl_easy_init();
     rt_assert(e != NULL);
+    return e;
+}
+
+/* Returns a finished handle to the pool. Its options are left as they are:
+ * setup_easy sets every one of them for each attempt (curl_easy_reset was a
+ * measurable cost for nothing). */
+static void easy_put(wh_disp_t *d, CURL *e)
+{
+    curl_multi_remove_handle(d->multi, e);
+    if (d->npool == RT_WH_MAX_INFLIGHT) {
+        curl_easy_cleanup(e);
+        return;
+    }
+    d->pool[d->npool++] = e;
+}
+
+/* Sets every option an attempt uses (a pooled handle keeps the last
+ * attempt's: nothing may be set for some attempts only). */
+static void setup_easy(attempt_t *a)
+{
+    CURL *e = easy_get(a->d);
     a->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, a->ep->url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -293,6 +383,8 @@ static void setup_easy(attempt_t *a)
     curl_easy_setopt(e, CURLOPT_HEADERDATA, a);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, a);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, a->d);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a->curl_error);
     curl_easy_setopt(e, CURLOPT_PRIVATE, a);
 }
@@ -306,10 +398,8 @@ static void attempt_free(attempt_t *a)
         d->attempts = a->next;
     if (a->next)
         a->next->prev = a->prev;
-    if (a->easy) {
-        curl_multi_remove_handle(a->d->multi, a->easy);
-        curl_easy_cleanup(a->easy);
-    }
+    if (a->easy)
+        easy_put(d, a->easy);
     curl_slist_free_all(a->headers);
     rt_buf_close(&a->body);
     rt_wh_ep_release(a->ep);
@@ -363,34 +453,78 @@ static json_t *attempt_json(const attempt_t *a, int attempt_no, long code, const
     return j;
 }
 
-/* Writes the attempt row (and the delivery's new state when there is one). */
+/* Submits the outcomes gathered so far as one store job: the attempt rows
+ * and the deliveries' new states. One job per loop iteration instead of one
+ * per attempt keeps the writer's commits large (each commit rewrites the
+ * pages it touches, whatever the number of rows) and the hand-back to one
+ * note and one wake. The deliveries stay in memory until on_settled. */
+static void flush_outcomes(wh_disp_t *d)
+{
+    if (d->nout == 0)
+        return;
+    rt_store_write_t *w = rt_malloc(sizeof(*w) * 2 * (size_t)d->nout);
+    settled_t *st = rt_malloc(sizeof(*st) + sizeof(int64_t) * (size_t)d->nout);
+    st->next = NULL;
+    st->wh = d->wh;
+    st->n = 0;
+    int n = 0;
+    for (int i = 0; i < d->nout; i++) {
+        const outcome_t *o = &d->out[i];
+        const char *text = d->out_text.data;
+        if (o->did >= 0) {
+            w[n++] = (rt_store_write_t){RT_STORE_WH_DELIVERY_SET,
+                                        5,
+                                        {rt_store_int(o->did), rt_store_int(o->state),
+                                         rt_store_int(o->attempt), rt_store_int(o->next_ms),
+                                         rt_store_int(o->updated_ms)}};
+            st->did[st->n++] = o->did;
+        }
+        rt_store_val_t did = o->did >= 0 ? rt_store_int(o->did) : rt_store_text(NULL);
+        rt_store_val_t err =
+            o->err_len ? rt_store_textn(text + o->err_off, o->err_len) : rt_store_text(NULL);
+        w[n++] = (rt_store_write_t){RT_STORE_WH_ATTEMPT_PUT,
+                                    9,
+                                    {rt_store_int(o->eid), did, rt_store_text(o->event_id),
+                                     rt_store_int(o->attempt), rt_store_int(o->time_ms),
+                                     rt_store_int(o->code), err, rt_store_int(o->latency_us),
+                                     rt_store_textn(text ? text + o->resp_off : "", o->resp_len)}};
+    }
+    if (rt_store_submit(d->wh->store, w, n, on_settled, st) != 0)
+        rt_free(st); /* closing: the rows stay pending */
+    rt_free(w);
+    d->nout = 0;
+    d->out_text.len = 0;
+}
+
+static void on_flush_check(uv_check_t *h)
+{
+    flush_outcomes(h->data);
+}
+
+/* Queues the attempt row (and the delivery's new state when there is one)
+ * for this iteration's flush. */
 static void record(wh_disp_t *d, attempt_t *a, int attempt_no, long code, const char *error,
                    int64_t latency_us, int state, int64_t next_ms)
 {
-    rt_store_write_t w[2];
-    int n = 0;
-    if (a->dl) {
-        w[n++] = (rt_store_write_t){RT_STORE_WH_DELIVERY_SET,
-                                    5,
-                                    {rt_store_int(a->dl->did), rt_store_int(state),
-                                     rt_store_int(attempt_no), rt_store_int(next_ms),
-                                     rt_store_int(rt_time_ms())}};
-    }
-    rt_store_val_t did = a->dl ? rt_store_int(a->dl->did) : rt_store_text(NULL);
-    w[n++] = (rt_store_write_t){RT_STORE_WH_ATTEMPT_PUT,
-                                9,
-                                {rt_store_int(a->ep->eid), did, rt_store_text(a->event_id),
-                                 rt_store_int(attempt_no), rt_store_int(a->time_ms),
-                                 rt_store_int(code), rt_store_text(error), rt_store_int(latency_us),
-                                 rt_store_textn(a->resp, a->resp_len)}};
-    settled_t *st = NULL;
-    if (a->dl) {
-        st = rt_calloc(1, sizeof(*st));
-        st->did = a->dl->did;
-        st->wh = d->wh;
-    }
-    if (rt_store_submit(d->wh->store, w, n, a->dl ? on_settled : NULL, st) != 0)
-        rt_free(st); /* closing: the row stays pending */
+    if (d->nout == RT_WH_FLUSH_MAX)
+        flush_outcomes(d);
+    outcome_t *o = &d->out[d->nout++];
+    o->did = a->dl ? a->dl->did : -1;
+    o->eid = a->ep->eid;
+    o->attempt = attempt_no;
+    o->time_ms = a->time_ms;
+    o->code = code;
+    o->latency_us = latency_us;
+    o->state = state;
+    o->next_ms = next_ms;
+    o->updated_ms = rt_time_ms();
+    snprintf(o->event_id, sizeof(o->event_id), "%s", a->event_id);
+    o->err_off = d->out_text.len;
+    o->err_len = error ? strlen(error) : 0;
+    rt_buf_append(&d->out_text, error ? error : "", o->err_len);
+    o->resp_off = d->out_text.len;
+    o->resp_len = a->resp_len;
+    rt_buf_append(&d->out_text, a->resp, a->resp_len);
 }
 
 /* Decides what a failed attempt leads to: another attempt at *next_ms, or
@@ -463,8 +597,11 @@ static void finish(wh_disp_t *d, attempt_t *a, CURLcode res)
     } else {
         int64_t next = 0;
         int state = ok ? RT_WH_DELIVERED : next_state(d, a, attempt_no, code, &next);
+        ep_state_t *s = ep_state(d, a->dl->eid);
+        fly_del(s, a->dl);
         a->dl->state = D_SETTLING;
         a->dl->retry = state == RT_WH_PENDING;
+        a->dl->failed = state == RT_WH_FAILED;
         a->dl->next_ms = next;
         a->dl->attempts = attempt_no;
         rt_metric_add(state == RT_WH_DELIVERED ? d->m_delivered
@@ -473,6 +610,14 @@ static void finish(wh_disp_t *d, attempt_t *a, CURLcode res)
                       1);
         record(d, a, attempt_no, code, error, latency_us, state, next);
         health(d, a, ok, code);
+        /* The slot bounds requests to the receiver, not commits: an
+         * unordered endpoint may start its next delivery while this outcome
+         * is committed (the delivery itself stays in memory until then). An
+         * ordered one keeps it, so that a retry takes back the head first. */
+        if (!a->ep->ordered) {
+            s->inflight--;
+            a->dl->slot = 0;
+        }
     }
     d->inflight--;
     attempt_free(a);
@@ -493,7 +638,7 @@ static void check_done(wh_disp_t *d)
 
 /* ============================================================= curl + uv */
 
-typedef struct {
+typedef struct sock_ctx_s {
     uv_poll_t poll;
     curl_socket_t fd;
     wh_disp_t *d;
@@ -520,6 +665,45 @@ static void free_sock(uv_handle_t *h)
     rt_free(h->data);
 }
 
+/* The poll handle of socket s: kept from its first transfer until libcurl
+ * closes the socket (on_closesocket), because libcurl stops watching a kept-
+ * alive connection between transfers, and making a handle per transfer cost
+ * an allocation and three system calls (uv_poll_init_socket) each time. */
+static sock_ctx_t *sock_get(wh_disp_t *d, curl_socket_t s)
+{
+    if ((size_t)s >= d->nsocks) {
+        size_t n = d->nsocks ? d->nsocks : 64;
+        while (n <= (size_t)s)
+            n *= 2;
+        d->socks = rt_realloc(d->socks, n * sizeof(*d->socks));
+        memset(d->socks + d->nsocks, 0, (n - d->nsocks) * sizeof(*d->socks));
+        d->nsocks = n;
+    }
+    sock_ctx_t *c = d->socks[s];
+    if (c == NULL) {
+        c = rt_calloc(1, sizeof(*c));
+        c->fd = s;
+        c->d = d;
+        uv_poll_init_socket(&d->loop, &c->poll, s);
+        c->poll.data = c;
+        d->socks[s] = c;
+    }
+    return c;
+}
+
+/* libcurl closes a socket: its poll handle goes first (libuv must not poll a
+ * closed descriptor). */
+static int on_closesocket(void *arg, curl_socket_t s)
+{
+    wh_disp_t *d = arg;
+    if ((size_t)s < d->nsocks && d->socks[s]) {
+        uv_poll_stop(&d->socks[s]->poll);
+        uv_close((uv_handle_t *)&d->socks[s]->poll, free_sock);
+        d->socks[s] = NULL;
+    }
+    return close(s);
+}
+
 static int on_socket(CURL *e, curl_socket_t s, int action, void *userp, void *socketp)
 {
     wh_disp_t *d = userp;
@@ -528,17 +712,12 @@ static int on_socket(CURL *e, curl_socket_t s, int action, void *userp, void *so
     if (action == CURL_POLL_REMOVE) {
         if (c) {
             uv_poll_stop(&c->poll);
-            uv_close((uv_handle_t *)&c->poll, free_sock);
             curl_multi_assign(d->multi, s, NULL);
         }
         return 0;
     }
     if (c == NULL) {
-        c = rt_calloc(1, sizeof(*c));
-        c->fd = s;
-        c->d = d;
-        uv_poll_init_socket(&d->loop, &c->poll, s);
-        c->poll.data = c;
+        c = sock_get(d, s);
         curl_multi_assign(d->multi, s, c);
     }
     int ev = (action & CURL_POLL_IN ? UV_READABLE : 0) | (action & CURL_POLL_OUT ? UV_WRITABLE : 0);
@@ -567,12 +746,47 @@ static int on_timer_set(CURLM *m, long timeout_ms, void *userp)
 
 /* ============================================================= attempts */
 
-static int read_envelope(void *arg, const rt_store_row_t *row)
+/* Envelopes read ahead for the queue from `from` on (same topic only). */
+typedef struct {
+    wh_disp_t *d;
+    delivery_t *from;
+    int64_t tid;
+    size_t bytes;
+} prefetch_t;
+
+static int prefetch_row(void *arg, const rt_store_row_t *row)
 {
+    prefetch_t *pf = arg;
+    int64_t seq = rt_store_row_int(row, 0);
     size_t len;
-    const char *s = rt_store_row_text(row, 0, &len);
-    rt_buf_append(arg, s, len);
-    return 1;
+    const char *env = rt_store_row_text(row, 1, &len);
+    delivery_t *p = pf->from;
+    for (int i = 0; p && i < RT_WH_PREFETCH_EVENTS; i++, p = p->next) {
+        if (p->tid == pf->tid && p->seq == seq && p->env.len == 0) {
+            rt_buf_append(&p->env, env, len);
+            pf->bytes += len;
+            pf->d->env_bytes += len;
+            break;
+        }
+    }
+    return pf->bytes >= RT_WH_PREFETCH_MAX_BYTES || pf->d->env_bytes >= RT_WH_PREFETCH_BUDGET_BYTES;
+}
+
+/*
+ * Reads the envelope of dl, the head of its queue, together with those of
+ * the queued deliveries of the same topic right after it: one range query
+ * of the event log instead of one query per delivery (consecutive deliveries
+ * of an endpoint are mostly consecutive events of one topic). The read-ahead
+ * is bounded in events and bytes per read, and in bytes held in all (many
+ * endpoints paced by rateLimit could otherwise each hold a window). dl->env
+ * stays empty when its event has left the log.
+ */
+static void prefetch(wh_disp_t *d, delivery_t *dl)
+{
+    prefetch_t pf = {d, dl, dl->tid, 0};
+    rt_store_val_t v[3] = {rt_store_int(dl->tid), rt_store_int(dl->seq - 1),
+                           rt_store_int(RT_WH_PREFETCH_EVENTS)};
+    rt_store_read(d->wh->store, RT_STORE_EVENTS_RANGE, v, 3, prefetch_row, &pf);
 }
 
 static void start(wh_disp_t *d, attempt_t *a)
@@ -595,6 +809,8 @@ static void start(wh_disp_t *d, attempt_t *a)
 static void start_delivery(wh_disp_t *d, ep_state_t *s, wh_endpoint_t *ep)
 {
     delivery_t *dl = s->head;
+    if (dl->env.len == 0)
+        prefetch(d, dl);
     s->head = dl->next;
     if (s->head == NULL)
         s->tail = NULL;
@@ -603,14 +819,16 @@ static void start_delivery(wh_disp_t *d, ep_state_t *s, wh_endpoint_t *ep)
     a->dl = dl;
     a->ep = rt_wh_ep_retain(ep);
     snprintf(a->event_id, sizeof(a->event_id), "%s", dl->event_id);
-    rt_buf_init(&a->body);
-    rt_store_val_t v[2] = {rt_store_int(dl->tid), rt_store_int(dl->seq)};
-    if (rt_store_read(d->wh->store, RT_STORE_WH_ENVELOPE, v, 2, read_envelope, &a->body) != 0 ||
-        a->body.len == 0) {
+    d->env_bytes -= dl->env.len;
+    a->body = dl->env; /* moved */
+    rt_buf_init(&dl->env);
+    if (a->body.len == 0) {
         /* The event left the log (retention) before it could be delivered. */
         a->time_ms = rt_time_ms();
         dl->state = D_SETTLING;
         dl->retry = 0;
+        dl->failed = 1;
+        dl->slot = 1;
         s->inflight++;
         record(d, a, (int)dl->attempts + 1, 0, "event no longer in the log", 0, RT_WH_FAILED, 0);
         rt_metric_add(d->m_failed, 1);
@@ -618,7 +836,9 @@ static void start_delivery(wh_disp_t *d, ep_state_t *s, wh_endpoint_t *ep)
         return;
     }
     dl->state = D_INFLIGHT;
+    dl->slot = 1;
     s->inflight++;
+    fly_add(s, dl);
     start(d, a);
 }
 
@@ -641,6 +861,8 @@ static int64_t run_endpoint(wh_disp_t *d, ep_state_t *s, int64_t now)
             wake = s->head->next_ms;
             break;
         }
+        if (twin_flying(s, s->head))
+            break; /* its request's end pumps again */
         int64_t wait_ms;
         if (!take_token(s, ep->rate_limit, &wait_ms)) {
             wake = now + wait_ms;
@@ -697,6 +919,7 @@ static int scan_row(void *arg, const rt_store_row_t *row)
         return 0;
     }
     delivery_t *dl = rt_calloc(1, sizeof(*dl));
+    rt_buf_init(&dl->env);
     dl->did = did;
     dl->eid = eid;
     snprintf(dl->event_id, sizeof(dl->event_id), "%s", rt_store_row_text(row, 2, NULL));
@@ -704,6 +927,7 @@ static int scan_row(void *arg, const rt_store_row_t *row)
     dl->seq = rt_store_row_int(row, 4);
     dl->attempts = rt_store_row_int(row, 5);
     dl->next_ms = next_ms;
+    dl->created_ms = rt_store_row_int(row, 7);
     rt_map_put(&d->loaded, key, dl);
     d->nloaded++;
     enqueue(ep_state(d, eid), dl);
@@ -711,18 +935,24 @@ static int scan_row(void *arg, const rt_store_row_t *row)
 }
 
 /* Loads pending rows after the cursor until the end or the memory cap;
- * returns the earliest due time of rows left behind, or 0. */
+ * returns the earliest due time of rows left behind, or 0. Leaves scan_more
+ * set when it stopped before the end. */
 static int64_t scan(wh_disp_t *d, int64_t now)
 {
     scan_t sc = {d, now, 0, 0};
+    d->scan_more = 0;
     while (d->nloaded < RT_WH_MAX_LOADED) {
         rt_store_val_t v[2] = {rt_store_int(d->cursor), rt_store_int(RT_WH_SCAN_BATCH)};
         sc.rows = 0;
-        if (rt_store_read(d->wh->store, RT_STORE_WH_SCAN, v, 2, scan_row, &sc) != 0)
+        if (rt_store_read(d->wh->store, RT_STORE_WH_SCAN, v, 2, scan_row, &sc) != 0) {
+            d->scan_more = 1;
             break;
+        }
         if (sc.rows < RT_WH_SCAN_BATCH)
             break;
     }
+    if (d->nloaded >= RT_WH_MAX_LOADED)
+        d->scan_more = 1;
     return sc.min_due;
 }
 
@@ -737,33 +967,121 @@ static void on_pump_timer(uv_timer_t *t)
     pump(d);
 }
 
-/* Applies committed outcomes: a delivery that is done leaves memory; one to
- * retry stays at its ordered endpoint's head, or leaves for the full scan at
- * its due time, which is returned (the earliest; 0 for none). */
+/*
+ * A replay was committed while dl's attempt was in flight or its outcome was
+ * being committed. That outcome may have overwritten the replay's reset, so
+ * the row is made pending again (attempts from 0, due now); once that is
+ * durable the delivery comes back like a retry due now. The replay thus runs
+ * after the attempt it raced, never beside it.
+ */
+static void rerun(wh_disp_t *d, delivery_t *dl)
+{
+    int64_t now = rt_time_ms();
+    dl->replayed = 0;
+    dl->failed = 0;
+    dl->retry = 1;
+    dl->attempts = 0;
+    dl->next_ms = now;
+    rt_store_write_t w = {RT_STORE_WH_DELIVERY_SET,
+                          5,
+                          {rt_store_int(dl->did), rt_store_int(RT_WH_PENDING), rt_store_int(0),
+                           rt_store_int(now), rt_store_int(now)}};
+    settled_t *st = rt_malloc(sizeof(*st) + sizeof(int64_t));
+    st->next = NULL;
+    st->wh = d->wh;
+    st->n = 1;
+    st->did[0] = dl->did;
+    if (rt_store_submit(d->wh->store, &w, 1, on_settled, st) != 0)
+        rt_free(st); /* closing: the replay's own reset may stand or not */
+}
+
+/* Applies one committed outcome: a delivery that is done leaves memory; one
+ * to retry stays at its ordered endpoint's head, or leaves for the full scan
+ * at its due time, which is returned (0 for none). */
+static int64_t settle_one(wh_disp_t *d, int64_t did)
+{
+    char key[24];
+    did_key(did, key);
+    delivery_t *dl = rt_map_get(&d->loaded, key);
+    if (dl == NULL)
+        return 0;
+    int64_t due = 0;
+    ep_state_t *s = ep_state(d, dl->eid);
+    if (dl->slot)
+        s->inflight--;
+    dl->slot = 0;
+    if (dl->replayed) {
+        rerun(d, dl);
+        return 0;
+    }
+    /* The endpoint matters for retries only (most outcomes are not). */
+    wh_endpoint_t *ep = dl->retry ? rt_wh_ep_by_eid(d->wh, dl->eid) : NULL;
+    if (ep && ep->ordered) {
+        dl->state = D_QUEUED;
+        dl->next = s->head;
+        s->head = dl;
+        if (s->tail == NULL)
+            s->tail = dl;
+    } else {
+        if (dl->retry)
+            due = dl->next_ms;
+        forget(d, dl);
+    }
+    rt_wh_ep_release(ep);
+    return due;
+}
+
+/* Whether replay r reset the row of dl (webhooks_log.c's three statements). */
+static int replay_matches(const replay_note_t *r, const delivery_t *dl)
+{
+    if (dl->eid != r->eid)
+        return 0;
+    if (r->event_id[0])
+        return strcmp(dl->event_id, r->event_id) == 0;
+    if (dl->created_ms < r->since_ms)
+        return 0;
+    /* onlyFailed resets rows already failed: here, a delivery whose final
+     * failure is being committed (the replay may have come just after it). */
+    return !r->only_failed || (dl->state == D_SETTLING && dl->failed);
+}
+
+/* Applies committed replays to the deliveries in memory and frees the notes:
+ * one queued has had its row reset (it starts from attempt 0, now); one in
+ * flight or settling runs again after its outcome (rerun). */
+static void apply_replays(wh_disp_t *d, replay_note_t *r)
+{
+    while (r) {
+        replay_note_t *next = r->next;
+        size_t it = 0;
+        const char *key;
+        void *val;
+        while (rt_map_next(&d->loaded, &it, &key, &val)) {
+            delivery_t *dl = val;
+            if (!replay_matches(r, dl))
+                continue;
+            if (dl->state == D_QUEUED) {
+                dl->attempts = 0;
+                dl->next_ms = 0;
+            } else {
+                dl->replayed = 1;
+            }
+        }
+        rt_free(r);
+        r = next;
+    }
+}
+
+/* Applies the committed notes and frees them; returns the earliest due time
+ * of the retries that left memory, or 0. */
 static int64_t apply_settled(wh_disp_t *d, settled_t *st)
 {
     int64_t due = 0;
     while (st) {
         settled_t *next = st->next;
-        char key[24];
-        did_key(st->did, key);
-        delivery_t *dl = rt_map_get(&d->loaded, key);
-        if (dl) {
-            ep_state_t *s = ep_state(d, dl->eid);
-            s->inflight--;
-            wh_endpoint_t *ep = rt_wh_ep_by_eid(d->wh, dl->eid);
-            if (dl->retry && ep && ep->ordered) {
-                dl->state = D_QUEUED;
-                dl->next = s->head;
-                s->head = dl;
-                if (s->tail == NULL)
-                    s->tail = dl;
-            } else {
-                if (dl->retry && (due == 0 || dl->next_ms < due))
-                    due = dl->next_ms;
-                forget(d, dl);
-            }
-            rt_wh_ep_release(ep);
+        for (int i = 0; i < st->n; i++) {
+            int64_t w = settle_one(d, st->did[i]);
+            if (w && (due == 0 || w < due))
+                due = w;
         }
         rt_free(st);
         st = next;
@@ -784,16 +1102,30 @@ static void pump(wh_disp_t *d)
     settled_t *st = d->settled;
     test_req_t *tests = d->tests;
     int full = d->full_scan;
+    int fresh = d->new_rows;
+    replay_note_t *replays = d->replays;
+    d->replays = NULL;
     d->settled = NULL;
     d->tests = NULL;
     d->full_scan = 0;
+    d->new_rows = 0;
     pthread_mutex_unlock(&d->lock);
+    /* Replays first: a replay committed before an outcome it overwrote is
+     * in this list whenever that outcome's note is in st. */
+    apply_replays(d, replays);
     int64_t retry_due = apply_settled(d, st);
     start_tests(d, tests);
     int64_t now = rt_time_ms();
     if (full)
         d->cursor = 0;
-    int64_t wake = scan(d, now);
+    /* Reads the outbox only when it may hold something new for memory, and
+     * then a whole batch at a time: pump runs on every socket event, and a
+     * query per event (mostly finding nothing, or one row of room) was the
+     * dispatcher's largest cost after the requests themselves. */
+    d->scan_more |= full | fresh;
+    int64_t wake = 0;
+    if (d->scan_more && d->nloaded + RT_WH_SCAN_BATCH <= RT_WH_MAX_LOADED)
+        wake = scan(d, now);
     if (retry_due && (wake == 0 || retry_due < wake))
         wake = retry_due;
     size_t it = 0;
@@ -894,11 +1226,37 @@ void rt_wh_disp_wake(rt_webhooks_t *wh, int full)
     if (d) {
         pthread_mutex_lock(&d->lock);
         d->full_scan |= full;
+        d->new_rows = 1;
         if (!d->closed)
             uv_async_send(&d->wake);
         pthread_mutex_unlock(&d->lock);
     }
     pthread_mutex_unlock(&wh->disp_lock);
+}
+
+void rt_wh_disp_replayed(rt_webhooks_t *wh, int64_t eid, const char *event_id, int64_t since_ms,
+                         int only_failed)
+{
+    replay_note_t *r = rt_calloc(1, sizeof(*r));
+    r->eid = eid;
+    snprintf(r->event_id, sizeof(r->event_id), "%s", event_id ? event_id : "");
+    r->since_ms = since_ms;
+    r->only_failed = only_failed;
+    pthread_mutex_lock(&wh->disp_lock);
+    wh_disp_t *d = wh->disp;
+    if (d) {
+        pthread_mutex_lock(&d->lock);
+        r->next = d->replays;
+        d->replays = r;
+        r = NULL;
+        d->full_scan = 1;
+        d->new_rows = 1;
+        if (!d->closed)
+            uv_async_send(&d->wake);
+        pthread_mutex_unlock(&d->lock);
+    }
+    pthread_mutex_unlock(&wh->disp_lock);
+    rt_free(r); /* not running: the next start scans everything */
 }
 
 void rt_webhooks_committed(void *ctx)
@@ -957,6 +1315,9 @@ static void shutdown_loop(wh_disp_t *d)
         d->inflight--;
         attempt_free(a);
     }
+    flush_outcomes(d); /* finished attempts are still recorded */
+    while (d->npool > 0)
+        curl_easy_cleanup(d->pool[--d->npool]);
     /* Closes the cached connections: their poll handles go through
      * on_socket(CURL_POLL_REMOVE) while the loop still runs. */
     curl_multi_cleanup(d->multi);
@@ -1000,6 +1361,9 @@ int rt_webhooks_start(rt_webhooks_t *wh)
     uv_timer_init(&d->loop, &d->pump_timer);
     uv_timer_init(&d->loop, &d->sweep_timer);
     uv_timer_init(&d->loop, &d->stats_timer);
+    uv_check_init(&d->loop, &d->flush_check);
+    uv_check_start(&d->flush_check, on_flush_check);
+    d->flush_check.data = d;
     d->wake.data = d->curl_timer.data = d->pump_timer.data = d;
     d->sweep_timer.data = d->stats_timer.data = d;
     uv_timer_start(&d->sweep_timer, on_sweep, RT_WH_SWEEP_MS, RT_WH_SWEEP_MS);
@@ -1042,16 +1406,25 @@ static void free_state(wh_disp_t *d)
     size_t it = 0;
     const char *key;
     void *val;
-    while (rt_map_next(&d->loaded, &it, &key, &val))
-        rt_free(val);
+    while (rt_map_next(&d->loaded, &it, &key, &val)) {
+        delivery_t *dl = val;
+        rt_buf_close(&dl->env);
+        rt_free(dl);
+    }
     it = 0;
     while (rt_map_next(&d->eps, &it, &key, &val))
         rt_free(val);
     rt_map_close(&d->loaded);
     rt_map_close(&d->eps);
+    rt_buf_close(&d->out_text);
+    rt_free(d->socks);
     for (settled_t *st = d->settled, *next; st; st = next) {
         next = st->next;
         rt_free(st);
+    }
+    for (replay_note_t *r = d->replays, *next; r; r = next) {
+        next = r->next;
+        rt_free(r);
     }
 }
 

@@ -328,8 +328,8 @@ static void check_field(const char *k, const json_t *v, int create, json_t *deta
     }
 }
 
-/* Checks every field of body; returns 0 or RT_EINVAL with inv->details. */
-static int validate(const json_t *body, int create, rt_wh_invalid_t *inv)
+/* See webhooks_internal.h. */
+int rt_wh_ep_validate(const json_t *body, int create, rt_wh_invalid_t *inv)
 {
     json_t *details = json_array();
     const char *k;
@@ -400,7 +400,7 @@ int rt_webhooks_endpoint_create(rt_webhooks_t *wh, const char *app, const char *
                                 const json_t *body, json_t **json, rt_wh_invalid_t *inv,
                                 rt_registry_done_fn done, void *arg)
 {
-    if (validate(body, 1, inv) != 0)
+    if (rt_wh_ep_validate(body, 1, inv) != 0)
         return RT_EINVAL;
     wh_endpoint_t *ep = rt_calloc(1, sizeof(*ep));
     atomic_init(&ep->refs, 1);
@@ -444,7 +444,7 @@ int rt_webhooks_endpoint_patch(rt_webhooks_t *wh, const char *app, const char *e
                                const json_t *body, json_t **json, rt_wh_invalid_t *inv,
                                rt_registry_done_fn done, void *arg)
 {
-    if (validate(body, 0, inv) != 0)
+    if (rt_wh_ep_validate(body, 0, inv) != 0)
         return RT_EINVAL;
     pthread_rwlock_wrlock(&wh->lock);
     long i = find_ep(wh, app, env, id);

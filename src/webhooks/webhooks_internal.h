@@ -68,6 +68,19 @@ void rt_wh_ep_disable(rt_webhooks_t *wh, int64_t eid, const char *reason);
  * before the scan cursor may have become due again (replay, re-enable). */
 void rt_wh_disp_wake(rt_webhooks_t *wh, int full);
 
+/* Tells the dispatcher that a replay of endpoint eid has been committed
+ * (any thread): one event (event_id), or every delivery created at or after
+ * since_ms (only the failed ones with only_failed). A delivery of it in
+ * flight at that moment runs again once its outcome is committed, instead of
+ * that outcome overwriting the replay. Also asks for a full scan. */
+void rt_wh_disp_replayed(rt_webhooks_t *wh, int64_t eid, const char *event_id, int64_t since_ms,
+                         int only_failed);
+
+/* Checks every field of an endpoint body (create: all required fields too;
+ * else a PATCH). Returns 0, or RT_EINVAL with inv->details (the receiver
+ * json_decrefs). Pure: no state is read; any thread. */
+int rt_wh_ep_validate(const json_t *body, int create, rt_wh_invalid_t *inv);
+
 /* The store write that records an endpoint (its whole row). */
 void rt_wh_ep_write(const wh_endpoint_t *ep, rt_store_write_t *w, char **config_out);
 

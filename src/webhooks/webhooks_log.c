@@ -93,19 +93,25 @@ static int event_row(void *arg, const rt_store_row_t *row)
     return 1;
 }
 
-/* The replay's own completion: the rows it touched are before the
- * dispatcher's cursor, so a full scan follows. */
+/* The replay's own completion: the dispatcher hears of it, to re-run a
+ * delivery whose attempt raced the replay and to scan the rows it touched
+ * (they are before its cursor). */
 typedef struct {
     rt_webhooks_t *wh;
     rt_registry_done_fn done;
     void *arg;
+    int64_t eid;
+    char event_id[32]; /* "" for a since replay */
+    int64_t since_ms;
+    int only_failed;
 } replay_t;
 
 static void replay_done(void *arg, int status)
 {
     replay_t *r = arg;
     if (status == 0)
-        rt_wh_disp_wake(r->wh, 1);
+        rt_wh_disp_replayed(r->wh, r->eid, r->event_id[0] ? r->event_id : NULL, r->since_ms,
+                            r->only_failed);
     if (r->done)
         r->done(r->arg, status);
     rt_free(r);
@@ -119,6 +125,8 @@ int rt_webhooks_replay(rt_webhooks_t *wh, const char *app, const char *env, cons
     if (eid < 0)
         return RT_ENOENT;
     int64_t n = 0, now = rt_time_ms();
+    if (event_id)
+        only_failed = 0; /* it selects among the rows of a since replay only */
     rt_store_val_t cv[4] = {rt_store_int(eid), rt_store_text(event_id), rt_store_int(since_ms),
                             rt_store_int(only_failed)};
     if (rt_store_read(wh->store, RT_STORE_WH_REPLAY_COUNT, cv, 4, count_row, &n) != 0)
@@ -148,8 +156,10 @@ int rt_webhooks_replay(rt_webhooks_t *wh, const char *app, const char *env, cons
                                {rt_store_int(eid), rt_store_int(since_ms),
                                 rt_store_int(only_failed), rt_store_int(now)}};
     }
-    replay_t *r = rt_malloc(sizeof(*r));
-    *r = (replay_t){wh, done, arg};
+    replay_t *r = rt_calloc(1, sizeof(*r));
+    *r = (replay_t){wh, done, arg, eid, "", since_ms, only_failed};
+    if (event_id)
+        snprintf(r->event_id, sizeof(r->event_id), "%s", event_id);
     *count = n; /* before the submit: done may run at once */
     int rc = rt_store_submit(wh->store, &w, 1, replay_done, r);
     if (rc != 0)

@@ -1,6 +1,7 @@
 /*
  * Unit tests of webhook signing (the Standard Webhooks test vectors), the
- * secret format, base64, the retry schedule parser and the SSRF guard.
+ * secret format, base64, the retry schedule and Retry-After parsers and the
+ * SSRF guard.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,6 +121,48 @@ static int allowed6(const rt_wh_config_t *c, const char *ip)
     return rt_wh_addr_allowed(c, &sa);
 }
 
+static int64_t retry_after(const char *v, int *rc)
+{
+    int64_t s = -1;
+    *rc = rt_wh_retry_after(v, strlen(v), 1445412480 /* Wed, 21 Oct 2015 07:28:00 GMT */, &s);
+    return s;
+}
+
+/* RFC 9110 §10.2.3. Regression (issue 6, fuzzing): junk and signed numbers
+ * used to mean "retry now"; they are ignored now (the schedule applies). */
+static void test_retry_after(void **state)
+{
+    (void)state;
+    int rc;
+    assert_int_equal(retry_after("120", &rc), 120);
+    assert_int_equal(rc, 0);
+    assert_int_equal(retry_after(" \t0 \r\n", &rc), 0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(retry_after("99999999999999999999999999", &rc), RT_WH_RETRY_AFTER_MAX_S);
+    assert_int_equal(rc, 0);
+    assert_int_equal(retry_after("Wed, 21 Oct 2015 07:30:00 GMT", &rc), 120);
+    assert_int_equal(rc, 0);
+    assert_int_equal(retry_after("Wednesday, 21-Oct-15 07:29:00 GMT", &rc), 60);
+    assert_int_equal(rc, 0);
+    assert_int_equal(retry_after("Wed Oct 21 07:28:30 2015", &rc), 30);
+    assert_int_equal(rc, 0);
+    assert_int_equal(retry_after("Tue, 20 Oct 2015 07:28:00 GMT", &rc), 0); /* past: now */
+    assert_int_equal(rc, 0);
+    assert_int_equal(retry_after("Fri, 21 Oct 2016 07:28:00 GMT", &rc), RT_WH_RETRY_AFTER_MAX_S);
+    assert_int_equal(rc, 0);
+    const char *bad[] = {
+        "",   "  ",   "-5",  "+5",
+        "5s", "soon", "1.5", "Wed, 21 Oct 2015 07:30:00 GMT but much longer than any date can be"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        retry_after(bad[i], &rc);
+        assert_int_equal(rc, RT_EINVAL);
+    }
+    /* Only the given length is read. */
+    int64_t s = -1;
+    assert_int_equal(rt_wh_retry_after("12junk", 2, 0, &s), 0);
+    assert_int_equal(s, 12);
+}
+
 static void test_ssrf(void **state)
 {
     (void)state;
@@ -156,7 +199,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sign_vector),   cmocka_unit_test(test_sign_two),
         cmocka_unit_test(test_secret_format), cmocka_unit_test(test_base64),
-        cmocka_unit_test(test_schedule),      cmocka_unit_test(test_ssrf),
+        cmocka_unit_test(test_schedule),      cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_ssrf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
