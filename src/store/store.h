@@ -74,6 +74,7 @@ typedef enum {
     RT_STORE_WH_REPLAY_COUNT,  /* eid, event_id, since_ms, only_failed -> count */
     RT_STORE_WH_EVENT_BY_ID,   /* event_id -> tid, seq */
     RT_STORE_WH_PENDING_STATS, /* -> count, MIN(created_ms) of pending deliveries */
+    RT_STORE_WH_FAILING_SINCE, /* eid -> MIN(time_ms) of the attempts after its last 2xx */
     /* change data capture (src/cdc) */
     RT_STORE_CDC_SOURCE_PUT,   /* app, env, name, config, created_ms */
     RT_STORE_CDC_SOURCE_DEL,   /* app, env, name (with its checkpoint) */

@@ -175,6 +175,10 @@ static const char *const op_sql[RT_STORE_OP_COUNT] = {
     [RT_STORE_WH_EVENT_BY_ID] = "SELECT tid, seq FROM events WHERE id = ?1 LIMIT 1",
     [RT_STORE_WH_PENDING_STATS] =
         "SELECT COUNT(*), MIN(created_ms) FROM wh_deliveries WHERE state = 0",
+    [RT_STORE_WH_FAILING_SINCE] =
+        "SELECT MIN(time_ms) FROM wh_attempts WHERE eid = ?1 AND aid > COALESCE("
+        "(SELECT MAX(aid) FROM wh_attempts WHERE eid = ?1"
+        " AND status_code BETWEEN 200 AND 299), 0)",
     [RT_STORE_CDC_SOURCE_PUT] =
         "INSERT INTO cdc_sources(app, env, name, config, created_ms) VALUES(?1, ?2, ?3, ?4, ?5)",
     [RT_STORE_CDC_SOURCE_DEL] =

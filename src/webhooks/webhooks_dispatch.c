@@ -66,6 +66,7 @@ typedef struct {
     double tokens; /* rateLimit bucket */
     uint64_t refill_ns;
     int64_t failing_since; /* ms of the first failure since the last success; 0 */
+    int health_known;      /* failing_since reflects attempts before this process */
 } ep_state_t;
 
 /* A test request from the API, queued to the dispatcher thread. */
@@ -542,18 +543,39 @@ static int next_state(wh_disp_t *d, const attempt_t *a, int attempt_no, long cod
     return RT_WH_PENDING;
 }
 
+static int failing_row(void *arg, const rt_store_row_t *row)
+{
+    if (!rt_store_row_is_null(row, 0))
+        *(int64_t *)arg = rt_store_row_int(row, 0);
+    return 1;
+}
+
+/* The first failure of an endpoint in this process: the window may have
+ * started before a restart, so it starts at the oldest attempt after the
+ * last success in the attempt log (as far back as its retention keeps). */
+static int64_t failing_since_logged(wh_disp_t *d, int64_t eid, int64_t now)
+{
+    int64_t since = now;
+    rt_store_val_t v[1] = {rt_store_int(eid)};
+    if (rt_store_read(d->wh->store, RT_STORE_WH_FAILING_SINCE, v, 1, failing_row, &since) != 0)
+        return now;
+    return RT_MIN(since, now);
+}
+
 /* Endpoint health: 410 disables at once; continuous failure for the
- * configured window disables too. */
+ * configured window disables too, also across restarts. */
 static void health(wh_disp_t *d, const attempt_t *a, int ok, long code)
 {
     ep_state_t *s = ep_state(d, a->ep->eid);
     int64_t now = rt_time_ms();
     if (ok) {
         s->failing_since = 0;
+        s->health_known = 1;
         return;
     }
     if (s->failing_since == 0)
-        s->failing_since = now;
+        s->failing_since = s->health_known ? now : failing_since_logged(d, a->ep->eid, now);
+    s->health_known = 1;
     if (code == 410)
         rt_wh_ep_disable(d->wh, a->ep->eid, "the endpoint answered 410 Gone");
     else if (now - s->failing_since >= d->wh->cfg.disable_after_ms)

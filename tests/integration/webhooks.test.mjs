@@ -273,6 +273,36 @@ test('410 disables the endpoint', async () => {
   }
 });
 
+test('the auto-disable window survives a restart (it starts at the first failure, not at start-up)', async () => {
+  const rc = await receiver(() => ({ status: 500 }));
+  const args = ['--webhook-allow-private', '--webhook-disable-after-s', '8', '--webhook-retry-schedule', '0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1'];
+  let srv = await startServer({ args });
+  const dataDir = srv.dataDir;
+  try {
+    const { E } = await setupEnv(srv, ['adr.t']);
+    const ep = await endpoint(srv, E, { url: rc.url, topics: ['adr.t'] });
+    await publish(srv, E, 'adr.t', 1);
+    await until(() => rc.got.length >= 1, 5000, 'first failing attempt');
+    const first = rc.got[0].at;
+    await sleep(6000 - (Date.now() - first));
+    const before = await srv.api('GET', `${E}/webhooks/endpoints/${ep.id}`);
+    assert.equal(before.json.enabled, true, 'still enabled inside the window');
+    await stopClean(srv);
+    srv = await startServer({ args, dataDir });
+    await until(async () => {
+      const r = await srv.api('GET', `${E}/webhooks/endpoints/${ep.id}`);
+      return r.json.enabled === false;
+    }, 12000, 'auto-disabled after the restart');
+    // Counted from the first failure (~8 s), not from the restart (>= 14 s).
+    const took = Date.now() - first;
+    assert.ok(took < 12500, `disabled ${took} ms after the first failure`);
+  } finally {
+    await stopClean(srv);
+    srv.cleanup();
+    rc.close();
+  }
+});
+
 test('an endpoint failing for the whole window is disabled and the environment hears of it', async () => {
   const rc = await receiver(() => ({ status: 500 }));
   const srv = await startServer({
