@@ -147,30 +147,15 @@ void rt_schema_errors_put(rt_schema_errors_t *e, const char *s, size_t n)
 
 void rt_schema_errors_put_ptr(rt_schema_errors_t *e, const char *tok, size_t n)
 {
-    text_reserve(e, 2 * n + 1); /* every byte escaped, at worst */
-    char *o = e->text + e->text_len;
-    *o++ = '/';
-    for (size_t i = 0; i < n; i++) {
-        if (tok[i] == '~' || tok[i] == '/') {
-            *o++ = '~';
-            *o++ = tok[i] == '~' ? '0' : '1';
-        } else {
-            *o++ = tok[i];
-        }
-    }
-    e->text_len = (size_t)(o - e->text);
+    text_reserve(e, 2 * n + 1);
+    e->text_len += rt_schema_ptr_escape(e->text + e->text_len, tok, n);
 }
 
 void rt_schema_errors_put_index(rt_schema_errors_t *e, size_t i)
 {
-    char digits[24];
-    size_t n = sizeof(digits);
-    do {
-        digits[--n] = (char)('0' + i % 10);
-        i /= 10;
-    } while (i > 0);
-    digits[--n] = '/';
-    rt_schema_errors_put(e, digits + n, sizeof(digits) - n);
+    char digits[RT_SCHEMA_INDEX_BYTES];
+    const char *p = rt_schema_ptr_index(digits, i);
+    rt_schema_errors_put(e, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 char *rt_schema_errors_string(rt_schema_errors_t *e, size_t *len)

@@ -87,6 +87,16 @@ void rt_schema_uri_resolve(const char *base, const char *ref, rt_buf_t *out);
 /* Returns the length of uri without its fragment (the offset of '#', or strlen). */
 size_t rt_schema_uri_nofrag_len(const char *uri);
 
+/* Writes "/" and tok (n bytes) escaped as a JSON pointer token (RFC 6901
+ * §3) to out, which has room for 2 * n + 1 bytes (every byte escaped, at
+ * worst); returns the bytes written. No NUL. */
+size_t rt_schema_ptr_escape(char *out, const char *tok, size_t n);
+
+/* Writes "/" and the decimal index i to the end of digits; returns where it
+ * starts (it ends at digits + RT_SCHEMA_INDEX_BYTES). */
+#define RT_SCHEMA_INDEX_BYTES 24
+const char *rt_schema_ptr_index(char digits[RT_SCHEMA_INDEX_BYTES], size_t i);
+
 /* Appends "/" and tok (n bytes) escaped as a JSON pointer token (RFC 6901 §3). */
 void rt_schema_ptr_push(rt_buf_t *b, const char *tok, size_t n);
 

@@ -273,10 +273,9 @@ size_t rt_schema_uri_nofrag_len(const char *uri)
 
 /* ======================================================= JSON pointers */
 
-void rt_schema_ptr_push(rt_buf_t *b, const char *tok, size_t n)
+size_t rt_schema_ptr_escape(char *out, const char *tok, size_t n)
 {
-    rt_buf_reserve(b, 2 * n + 1); /* every byte escaped, at worst */
-    char *o = b->data + b->len;
+    char *o = out;
     *o++ = '/';
     for (size_t i = 0; i < n; i++) {
         if (tok[i] == '~' || tok[i] == '/') {
@@ -286,20 +285,32 @@ void rt_schema_ptr_push(rt_buf_t *b, const char *tok, size_t n)
             *o++ = tok[i];
         }
     }
-    *o = '\0';
-    b->len = (size_t)(o - b->data);
+    return (size_t)(o - out);
 }
 
-void rt_schema_ptr_push_index(rt_buf_t *b, size_t i)
+const char *rt_schema_ptr_index(char digits[RT_SCHEMA_INDEX_BYTES], size_t i)
 {
-    char digits[24];
-    size_t n = sizeof(digits);
+    size_t n = RT_SCHEMA_INDEX_BYTES;
     do {
         digits[--n] = (char)('0' + i % 10);
         i /= 10;
     } while (i > 0);
     digits[--n] = '/';
-    rt_buf_append(b, digits + n, sizeof(digits) - n);
+    return digits + n;
+}
+
+void rt_schema_ptr_push(rt_buf_t *b, const char *tok, size_t n)
+{
+    rt_buf_reserve(b, 2 * n + 1);
+    b->len += rt_schema_ptr_escape(b->data + b->len, tok, n);
+    b->data[b->len] = '\0';
+}
+
+void rt_schema_ptr_push_index(rt_buf_t *b, size_t i)
+{
+    char digits[RT_SCHEMA_INDEX_BYTES];
+    const char *p = rt_schema_ptr_index(digits, i);
+    rt_buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 static int hexval(char c)
