@@ -31,6 +31,7 @@ typedef struct {
     rt_log_level_t log_level;
     int log_json;
     size_t max_body_bytes;
+    int flush_pacing_max_ms;
     rt_store_fsync_t fsync;
     rt_gateway_config_t gateway;
     rt_wh_config_t webhooks;
@@ -65,6 +66,9 @@ static void usage_serve(FILE *out)
             "  --log-format FORMAT    text|json                   REALTIME_LOG_FORMAT (text)\n"
             "  --max-body-bytes N     HTTP request body limit     REALTIME_MAX_BODY_BYTES "
             "(1048576)\n"
+            "  --flush-pacing-max-ms N  longest a flooded worker holds back its next\n"
+            "                         write round (0: never; docs/operations.md)\n"
+            "                         REALTIME_FLUSH_PACING_MAX_MS (30)\n"
             "  --fsync MODE           normal|always               REALTIME_FSYNC (normal)\n"
             "                         normal: durable against a process crash;\n"
             "                         always: also against power loss (slower)\n"
@@ -119,6 +123,7 @@ enum {
     OPT_LOG_LEVEL,
     OPT_LOG_FORMAT,
     OPT_MAX_BODY,
+    OPT_FLUSH_PACING,
     OPT_FSYNC,
     OPT_WS_MAX_MESSAGE,
     OPT_WS_PING,
@@ -154,6 +159,7 @@ static const opt_t opts[] = {
     {"log-level", "REALTIME_LOG_LEVEL", OPT_LOG_LEVEL},
     {"log-format", "REALTIME_LOG_FORMAT", OPT_LOG_FORMAT},
     {"max-body-bytes", "REALTIME_MAX_BODY_BYTES", OPT_MAX_BODY},
+    {"flush-pacing-max-ms", "REALTIME_FLUSH_PACING_MAX_MS", OPT_FLUSH_PACING},
     {"fsync", "REALTIME_FSYNC", OPT_FSYNC},
     {"ws-max-message-bytes", "REALTIME_WS_MAX_MESSAGE_BYTES", OPT_WS_MAX_MESSAGE},
     {"ws-ping-interval-ms", "REALTIME_WS_PING_INTERVAL_MS", OPT_WS_PING},
@@ -208,6 +214,11 @@ static int apply_int(const opt_t *o, const char *v, config_t *c)
         if (parse_count(o->flag, v, 1024, 1LL << 30, &n) != 0)
             return -1;
         c->max_body_bytes = (size_t)n;
+        return 0;
+    case OPT_FLUSH_PACING:
+        if (parse_count(o->flag, v, 0, 1000, &n) != 0)
+            return -1;
+        c->flush_pacing_max_ms = (int)n;
         return 0;
     case OPT_WS_MAX_MESSAGE:
         if (parse_count(o->flag, v, 128, 64LL << 20, &n) != 0)
@@ -361,6 +372,7 @@ static int parse_serve(int argc, char **argv, config_t *c)
     c->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
     c->log_level = RT_LOG_INFO;
     c->max_body_bytes = RT_HTTP_MAX_BODY_BYTES_DEFAULT;
+    c->flush_pacing_max_ms = RT_NET_FLUSH_PACE_MAX_MS_DEFAULT;
     rt_gateway_config_defaults(&c->gateway);
     rt_wh_config_defaults(&c->webhooks);
     /* Environment first, flags override. */
@@ -460,6 +472,7 @@ static int serve(int argc, char **argv)
     }
     scfg.workers = c.workers;
     scfg.max_body_bytes = c.max_body_bytes;
+    scfg.flush_pacing_max_ms = c.flush_pacing_max_ms;
 
     /* Signals are taken by sigwait() in this thread only. */
     sigset_t sigs;

@@ -29,9 +29,10 @@
 #define RT_NET_SHUTDOWN_MS             8000        /* graceful stop gives up after this */
 /* Flush pacing (net_worker.c): a flush round that wrote to fewer
  * connections than this is never followed by a wait; a bigger one holds the
- * next round back by its own length, capped at RT_NET_FLUSH_PACE_MAX_MS. */
-#define RT_NET_FLUSH_PACE_MIN_CONNS 100
-#define RT_NET_FLUSH_PACE_MAX_MS    30
+ * next round back by its own length, capped at the configured maximum
+ * (rt_server_config_t.flush_pacing_max_ms; 0 turns pacing off). */
+#define RT_NET_FLUSH_PACE_MIN_CONNS      100
+#define RT_NET_FLUSH_PACE_MAX_MS_DEFAULT 30
 
 typedef struct rt_server_s rt_server_t;
 typedef struct rt_worker_s rt_worker_t;
@@ -144,6 +145,7 @@ typedef struct {
     size_t max_head_bytes;
     int header_timeout_ms;
     int idle_timeout_ms;
+    int flush_pacing_max_ms; /* 0: every flush round runs at once */
 } rt_server_config_t;
 
 void rt_server_config_defaults(rt_server_config_t *cfg);

@@ -23,6 +23,7 @@ void rt_server_config_defaults(rt_server_config_t *cfg)
     cfg->max_head_bytes = RT_HTTP_MAX_HEAD_BYTES;
     cfg->header_timeout_ms = RT_HTTP_HEADER_TIMEOUT_MS;
     cfg->idle_timeout_ms = RT_HTTP_IDLE_TIMEOUT_MS;
+    cfg->flush_pacing_max_ms = RT_NET_FLUSH_PACE_MAX_MS_DEFAULT;
 }
 
 /* ================================================================== posts */
@@ -67,7 +68,7 @@ static void on_async(uv_async_t *h)
  * project's VM, docs/internals/server.md), so under a flood the cheapest
  * frames are those written later, together. A round that wrote to at least
  * RT_NET_FLUSH_PACE_MIN_CONNS connections and took r of wall time holds the
- * next one back until r after it ended (at most RT_NET_FLUSH_PACE_MAX_MS):
+ * next one back until r after it ended (at most flush_pacing_max_ms):
  * a saturated worker then gives the rest of the machine about half its time
  * and every connection about twice the frames per write. Smaller rounds are
  * never followed by a wait - the threshold counts work, not wall time, so a
@@ -79,11 +80,11 @@ static void flush_round(rt_worker_t *w)
     uint64_t start = uv_hrtime();
     size_t conns = rt_net_flush_dirty(w);
     uint64_t end = uv_hrtime();
-    if (conns < RT_NET_FLUSH_PACE_MIN_CONNS)
+    uint64_t cap_ns = (uint64_t)w->server->cfg.flush_pacing_max_ms * 1000000u;
+    if (conns < RT_NET_FLUSH_PACE_MIN_CONNS || cap_ns == 0)
         w->flush_not_before = 0;
     else
-        w->flush_not_before =
-            end + RT_MIN(end - start, (uint64_t)RT_NET_FLUSH_PACE_MAX_MS * 1000000u);
+        w->flush_not_before = end + RT_MIN(end - start, cap_ns);
 }
 
 static void on_pace(uv_timer_t *h)
