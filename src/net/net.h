@@ -29,7 +29,7 @@
 #define RT_NET_SHUTDOWN_MS             8000        /* graceful stop gives up after this */
 /* Flush pacing (net_worker.c): a flush round that wrote to fewer
  * connections than this is never followed by a wait; a bigger one holds the
- * next round back by its own length, capped at the configured maximum
+ * next round back by twice its length, capped at the configured maximum
  * (rt_server_config_t.flush_pacing_max_ms; 0 turns pacing off). */
 #define RT_NET_FLUSH_PACE_MIN_CONNS      100
 #define RT_NET_FLUSH_PACE_MAX_MS_DEFAULT 30
