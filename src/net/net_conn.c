@@ -199,6 +199,15 @@ void rt_conn_write_rc(rt_conn_t *c, rt_rc_t *rc, size_t off, size_t len)
     if (c->closing || len == 0)
         return;
     rt_assert(off + len <= rc->len);
+    /* A connection whose kernel buffer is full (a write waits for POLLOUT)
+     * may stay stuck for long. The fan-out's blocks are pages shared by many
+     * frames of many topics, so referencing one would pin 64 KiB for a few
+     * hundred bytes: copy instead, and such a connection holds exactly its
+     * own queued bytes, which the gateway bounds. */
+    if (c->writing) {
+        rt_conn_write_copy(c, rc->data + off, len);
+        return;
+    }
     /* The fan-out puts successive frames side by side in one block: extend
      * the last queued run instead of adding an item (and a reference). Items
      * before out_head are in a write already and must not change. */
