@@ -155,9 +155,6 @@ typedef struct {
     uint32_t off, len;
 } rt_frame_t;
 
-/* A frame larger than this gets its own block instead of a page slice. */
-#define RT_TOPICS_FRAME_PAGE_BYTES (64 * 1024)
-
 /*
  * What a subscriber kind (WebSocket, Socket.IO) provides. encode turns an
  * event into the bytes for this kind (called once per event per worker per

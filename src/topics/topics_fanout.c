@@ -57,7 +57,7 @@ typedef struct {
 static rt_frame_t place(local_t *l, rt_rc_t *rc)
 {
     size_t len = rc->len;
-    if (len > RT_TOPICS_FRAME_PAGE_BYTES / 4)
+    if (len > RT_TOPICS_FRAME_IN_PAGE_MAX_BYTES)
         return (rt_frame_t){rc, 0, (uint32_t)len};
     if (l->page == NULL || l->page_used + len > l->page->len) {
         rt_rc_release(l->page); /* the connections' runs keep it alive */

@@ -7,6 +7,11 @@
 
 #include "topics/topics.h"
 
+/* Frame pages (rt_frame_t): their size, and the largest frame copied into
+ * one (a bigger frame keeps its own block, so it never wastes a page). */
+#define RT_TOPICS_FRAME_PAGE_BYTES        (64 * 1024)
+#define RT_TOPICS_FRAME_IN_PAGE_MAX_BYTES (16 * 1024)
+
 /* One worker's subscription index. Touched only on that worker's thread,
  * except nsubs, read by the writer thread to skip idle workers. */
 typedef struct {
