@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   libuv1-dev libjansson-dev libsqlite3-dev libssl-dev libjwt-dev libpcre2-dev
-  libcurl4-openssl-dev libpq-dev libcmocka-dev
+  libcurl4-openssl-dev libpq-dev libcmocka-dev liburing-dev
   postgresql-15 chromium
   wrk nginx curl
   nats-server mosquitto libnginx-mod-nchan

@@ -32,6 +32,7 @@ typedef struct {
     int log_json;
     size_t max_body_bytes;
     int flush_pacing_max_ms;
+    int io_uring;
     rt_store_fsync_t fsync;
     rt_gateway_config_t gateway;
     rt_wh_config_t webhooks;
@@ -69,6 +70,9 @@ static void usage_serve(FILE *out)
             "  --flush-pacing-max-ms N  longest a flooded worker holds back its next\n"
             "                         write round (0: never; docs/operations.md)\n"
             "                         REALTIME_FLUSH_PACING_MAX_MS (30)\n"
+            "  --io-uring MODE        on|off: batch large fan-out writes through\n"
+            "                         io_uring (on falls back where the kernel\n"
+            "                         refuses it)                 REALTIME_IO_URING (on)\n"
             "  --fsync MODE           normal|always               REALTIME_FSYNC (normal)\n"
             "                         normal: durable against a process crash;\n"
             "                         always: also against power loss (slower)\n"
@@ -124,6 +128,7 @@ enum {
     OPT_LOG_FORMAT,
     OPT_MAX_BODY,
     OPT_FLUSH_PACING,
+    OPT_IO_URING,
     OPT_FSYNC,
     OPT_WS_MAX_MESSAGE,
     OPT_WS_PING,
@@ -160,6 +165,7 @@ static const opt_t opts[] = {
     {"log-format", "REALTIME_LOG_FORMAT", OPT_LOG_FORMAT},
     {"max-body-bytes", "REALTIME_MAX_BODY_BYTES", OPT_MAX_BODY},
     {"flush-pacing-max-ms", "REALTIME_FLUSH_PACING_MAX_MS", OPT_FLUSH_PACING},
+    {"io-uring", "REALTIME_IO_URING", OPT_IO_URING},
     {"fsync", "REALTIME_FSYNC", OPT_FSYNC},
     {"ws-max-message-bytes", "REALTIME_WS_MAX_MESSAGE_BYTES", OPT_WS_MAX_MESSAGE},
     {"ws-ping-interval-ms", "REALTIME_WS_PING_INTERVAL_MS", OPT_WS_PING},
@@ -359,6 +365,13 @@ static int apply(const opt_t *o, const char *v, config_t *c)
         }
         c->fsync = strcmp(v, "always") == 0 ? RT_STORE_FSYNC_ALWAYS : RT_STORE_FSYNC_NORMAL;
         return 0;
+    case OPT_IO_URING:
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+            fprintf(stderr, "realtime: --io-uring must be on or off\n");
+            return -1;
+        }
+        c->io_uring = strcmp(v, "on") == 0;
+        return 0;
     default:
         return apply_int(o, v, c);
     }
@@ -373,6 +386,7 @@ static int parse_serve(int argc, char **argv, config_t *c)
     c->log_level = RT_LOG_INFO;
     c->max_body_bytes = RT_HTTP_MAX_BODY_BYTES_DEFAULT;
     c->flush_pacing_max_ms = RT_NET_FLUSH_PACE_MAX_MS_DEFAULT;
+    c->io_uring = 1;
     rt_gateway_config_defaults(&c->gateway);
     rt_wh_config_defaults(&c->webhooks);
     /* Environment first, flags override. */
@@ -473,6 +487,7 @@ static int serve(int argc, char **argv)
     scfg.workers = c.workers;
     scfg.max_body_bytes = c.max_body_bytes;
     scfg.flush_pacing_max_ms = c.flush_pacing_max_ms;
+    scfg.io_uring = c.io_uring;
 
     /* Signals are taken by sigwait() in this thread only. */
     sigset_t sigs;

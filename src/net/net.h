@@ -146,6 +146,7 @@ typedef struct {
     int header_timeout_ms;
     int idle_timeout_ms;
     int flush_pacing_max_ms; /* 0: every flush round runs at once */
+    int io_uring;            /* batch large flush rounds through io_uring */
 } rt_server_config_t;
 
 void rt_server_config_defaults(rt_server_config_t *cfg);

@@ -285,16 +285,29 @@ static void advance(rt_conn_t *c, size_t n)
 
 #define MAX_IOV 256
 
+static void flush_wrote(rt_conn_t *c, int wrote);
+
 static void flush(rt_conn_t *c)
 {
-    if (c->closing || c->writing || c->out_len == 0) {
-        goto done;
+    if (c->closing || c->writing || c->batched || c->out_len == 0) {
+        flush_wrote(c, 0);
+        return;
     }
     uv_buf_t iov[MAX_IOV];
     uint32_t n = RT_MIN(c->out_len, MAX_IOV);
     for (uint32_t i = 0; i < n; i++)
         iov[i] = c->out[i].buf;
-    int wrote = uv_try_write((uv_stream_t *)&c->tcp, iov, n);
+    flush_wrote(c, uv_try_write((uv_stream_t *)&c->tcp, iov, n));
+}
+
+/* Goes on after a write attempt that returned `wrote` (bytes, or a negative
+ * uv error; UV_EAGAIN when the kernel buffer is full): drops what went out,
+ * hands the rest to libuv to wait for POLLOUT, or tells the protocol the
+ * queue drained. */
+static void flush_wrote(rt_conn_t *c, int wrote)
+{
+    if (c->closing || c->writing || c->batched)
+        return;
     if (wrote < 0 && wrote != UV_EAGAIN) {
         rt_conn_close(c, 1);
         return;
@@ -303,8 +316,8 @@ static void flush(rt_conn_t *c)
         advance(c, (size_t)wrote);
     if (c->out_len == 0)
         goto done;
-    /* The kernel is full: hand the rest to libuv, which waits for POLLOUT. */
-    n = RT_MIN(c->out_len, MAX_IOV);
+    uv_buf_t iov[MAX_IOV];
+    uint32_t n = RT_MIN(c->out_len, MAX_IOV);
     for (uint32_t i = 0; i < n; i++)
         iov[i] = c->out[i].buf;
     uv_write_t *req = rt_malloc(sizeof(*req));
@@ -319,28 +332,89 @@ static void flush(rt_conn_t *c)
     c->out_head = n;
     return;
 done:
-    if (!c->closing && !c->writing && c->out_len == 0) {
-        if (c->close_after_flush) {
-            c->close_after_flush = 0;
-            rt_conn_close(c, 1);
-        } else if (c->proto && c->proto->on_drain) {
-            c->proto->on_drain(c);
-        }
+    if (c->close_after_flush) {
+        c->close_after_flush = 0;
+        rt_conn_close(c, 1);
+    } else if (c->proto && c->proto->on_drain) {
+        c->proto->on_drain(c);
     }
+}
+
+static void batch_done(void *tag, int res)
+{
+    rt_conn_t *c = tag;
+    c->batched = 0;
+    flush_wrote(c, res); /* a negative errno is the uv error on Unix */
+}
+
+static int longer_than(const rt_conn_t *c, int n)
+{
+    for (; c != NULL && n >= 0; c = c->dirty_next)
+        n--;
+    return n < 0;
+}
+
+/*
+ * One flush round. A round with many connections to write (a fan-out) goes
+ * through the worker's io_uring in batches. The connections it cannot batch
+ * (nothing queued, a write already waiting for POLLOUT) are flushed after
+ * the batch: their on_drain callbacks may close connections, which must not
+ * happen between queueing a send and submitting it. They stay marked dirty
+ * meanwhile, so a callback during the batch cannot relink them.
+ */
+static size_t flush_list(rt_worker_t *w, rt_conn_t *list)
+{
+    size_t n = 0;
+    int batch = w->uring != NULL && longer_than(list, RT_NET_URING_MIN_CONNS);
+    rt_conn_t *later = NULL;
+    while (list) {
+        rt_conn_t *c = list;
+        list = c->dirty_next;
+        if (c->closing) {
+            c->dirty = 0;
+            c->dirty_next = NULL;
+            continue;
+        }
+        n++;
+        if (!batch || c->writing || c->out_len == 0) {
+            c->dirty_next = later;
+            later = c;
+            continue;
+        }
+        c->dirty = 0;
+        c->dirty_next = NULL;
+        if (rt_net_uring_full(w->uring))
+            rt_net_uring_run(w->uring, batch_done);
+        uv_buf_t iov[RT_NET_URING_IOV];
+        uint32_t k = RT_MIN(c->out_len, RT_NET_URING_IOV);
+        for (uint32_t i = 0; i < k; i++)
+            iov[i] = c->out[i].buf;
+        uv_os_fd_t fd;
+        uv_fileno((uv_handle_t *)&c->tcp, &fd);
+        rt_net_uring_send(w->uring, fd, iov, k, c);
+        c->batched = 1;
+    }
+    if (batch)
+        rt_net_uring_run(w->uring, batch_done);
+    while (later) {
+        rt_conn_t *c = later;
+        later = c->dirty_next;
+        c->dirty = 0;
+        c->dirty_next = NULL;
+        flush(c);
+    }
+    return n;
 }
 
 size_t rt_net_flush_dirty(rt_worker_t *w)
 {
     size_t n = 0;
+    /* Flushing may queue more output (on_drain): such connections form a new
+     * list, flushed in the same round. */
     while (w->dirty) {
-        rt_conn_t *c = w->dirty;
-        w->dirty = c->dirty_next;
-        c->dirty = 0;
-        c->dirty_next = NULL;
-        if (!c->closing) {
-            flush(c);
-            n++;
-        }
+        rt_conn_t *list = w->dirty;
+        w->dirty = NULL;
+        n += flush_list(w, list);
     }
     return n;
 }

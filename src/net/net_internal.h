@@ -28,6 +28,8 @@ typedef struct post_s {
  * `out` items [out_head, out_len) are not yet written; while `writing`, a
  * uv_write owns the items [0, out_head).
  */
+typedef struct rt_net_uring_s rt_net_uring_t;
+
 struct rt_conn_s {
     uv_tcp_t tcp;
     rt_worker_t *worker;
@@ -46,6 +48,7 @@ struct rt_conn_s {
     unsigned paused : 1;
     unsigned reading : 1;
     unsigned in_deliver : 1;
+    unsigned batched : 1; /* a send is queued on the worker's io_uring */
 };
 
 struct rt_worker_s {
@@ -62,10 +65,11 @@ struct rt_worker_s {
     pthread_mutex_t post_lock; /* guards posts */
     post_t *posts;
     size_t nposts, capposts;
-    rt_conn_t *conns; /* every open connection */
-    rt_conn_t *dirty; /* connections with output to flush */
-    char *readbuf;    /* shared read buffer, RT_NET_READ_BUF_BYTES */
-    int readbuf_busy; /* the shared buffer is lent to a read */
+    rt_conn_t *conns;      /* every open connection */
+    rt_conn_t *dirty;      /* connections with output to flush */
+    rt_net_uring_t *uring; /* batched sends; NULL: one writev per connection */
+    char *readbuf;         /* shared read buffer, RT_NET_READ_BUF_BYTES */
+    int readbuf_busy;      /* the shared buffer is lent to a read */
     int stopping;
     int async_closed; /* guarded by post_lock */
     int listen_fd;
@@ -95,6 +99,29 @@ void rt_net_conn_accept(rt_worker_t *w);
 /* Flushes every dirty connection; returns how many it wrote to. */
 size_t rt_net_flush_dirty(rt_worker_t *w);
 void rt_net_sweep(rt_worker_t *w);
+
+/* net_uring.c - one io_uring submission for many connections' writes. */
+#define RT_NET_URING_ENTRIES   128 /* sends per submission (64-256 measured best) */
+#define RT_NET_URING_IOV       8   /* queued items sent per connection and batch */
+#define RT_NET_URING_MIN_CONNS 8   /* smaller flush rounds write directly */
+
+/* Called once per queued send with its tag and the send's result (bytes
+ * written, or a negative errno: -EAGAIN when the socket is full). */
+typedef void (*rt_net_uring_done_fn)(void *tag, int res);
+/* Makes the calling worker's ring; returns a negative errno where io_uring
+ * is unavailable (old kernel, seccomp, io_uring_disabled). Caller frees with
+ * rt_net_uring_free(). */
+int rt_net_uring_new(rt_net_uring_t **out);
+void rt_net_uring_free(rt_net_uring_t *u);
+/* Whether RT_NET_URING_ENTRIES sends are queued (run before queueing more). */
+int rt_net_uring_full(const rt_net_uring_t *u);
+/* Queues a non-blocking sendmsg of the first RT_NET_URING_IOV of bufs[0..n)
+ * on fd. The buffers are borrowed until rt_net_uring_run returns; the uv_buf_t
+ * array itself is copied. */
+void rt_net_uring_send(rt_net_uring_t *u, int fd, const uv_buf_t *bufs, unsigned n, void *tag);
+/* Sends everything queued in one submission and returns once every send has
+ * completed, after calling done for each (in completion order). */
+void rt_net_uring_run(rt_net_uring_t *u, rt_net_uring_done_fn done);
 
 /* net_http.c */
 extern const rt_conn_proto_t rt_net_http_proto;
