@@ -101,7 +101,7 @@ size_t rt_net_flush_dirty(rt_worker_t *w);
 void rt_net_sweep(rt_worker_t *w);
 
 /* net_uring.c - one io_uring submission for many connections' writes. */
-#define RT_NET_URING_ENTRIES   128 /* sends per submission (64-256 measured best) */
+#define RT_NET_URING_ENTRIES   64 /* sends per submission (S1L: best of 32-4096) */
 #define RT_NET_URING_IOV       8   /* queued items sent per connection and batch */
 #define RT_NET_URING_MIN_CONNS 8   /* smaller flush rounds write directly */
 
