@@ -102,8 +102,8 @@ void rt_net_sweep(rt_worker_t *w);
 
 /* net_uring.c - one io_uring submission for many connections' writes. */
 #define RT_NET_URING_ENTRIES   64 /* sends per submission (S1L: best of 32-4096) */
-#define RT_NET_URING_IOV       8   /* queued items sent per connection and batch */
-#define RT_NET_URING_MIN_CONNS 8   /* smaller flush rounds write directly */
+#define RT_NET_URING_IOV       8  /* queued items sent per connection and batch */
+#define RT_NET_URING_MIN_CONNS 8  /* smaller flush rounds write directly */
 
 /* Called once per queued send with its tag and the send's result (bytes
  * written, or a negative errno: -EAGAIN when the socket is full). */
