@@ -15,6 +15,9 @@ bash "$here/http_publish.sh" "$BIN" | tee "$out/http_publish.txt"
 echo "### fan-out (wsbench, with peers)"
 bash "$here/fanout.sh" "$BIN" | tee "$out/fanout.txt"
 
+echo "### S1L floor (a server that only sends, our server, nchan)"
+bash "$here/floor/run.sh" "$BIN" | tee "$out/floor.txt"
+
 echo "### Socket.IO fan-out (wsbench --proto socketio, plain WS and Node socket.io in the same run)"
 bash "$here/socketio.sh" "$BIN" | tee "$out/socketio.txt"
 

@@ -44,7 +44,7 @@ typedef struct {
 } worker_t;
 
 static worker_t workers[MAX_THREADS];
-static int nthreads, use_uring, batch = 128;
+static int nthreads, use_uring, batch = 64; /* the server's RT_NET_URING_ENTRIES */
 
 static void fanout(worker_t *w, const unsigned char *f, int n)
 {

@@ -16,7 +16,7 @@ REPEATS=${REPEATS:-2}
 S1L=(-c 10000 -m 20 -r 2 -d 10 -s 100 --drain 5 --procs 2)
 
 floor_run() { # MODE LABEL
-  (ulimit -n 20000 && exec "$floor" 18300 2 "$1") &
+  (ulimit -n "$(ulimit -Hn)" && exec "$floor" 18300 2 "$1") &
   local pid=$!
   sleep 0.3
   "$work/wsbench" --port 18300 --proto ws-raw --path /sub --pub ws --pub-path /pub \
@@ -26,15 +26,16 @@ floor_run() { # MODE LABEL
 }
 
 raw=$(mktemp)
-for i in $(seq "$REPEATS"); do
+for _ in $(seq "$REPEATS"); do
   floor_run write floor-write | tee -a "$raw"
   floor_run uring floor-uring | tee -a "$raw"
 done
 rt_bench_env
+peer_out=$(mktemp -d)
 (cd "$work" && RT_PATH="/v1/apps/bench/envs/prod/ws?token={token}" RT_PUB=ws PEERS="rt nchan" \
-  SCENARIOS="S1L" REPEATS="$REPEATS" ./run-peers.sh >/dev/null && cat "$(ls -d results/*/ | tail -1)raw.txt") |
-  tee -a "$raw"
-rm -rf "$data"
+  SCENARIOS="S1L" REPEATS="$REPEATS" OUT="$peer_out" ./run-peers.sh >/dev/null)
+tee -a "$raw" <"$peer_out/raw.txt"
+rm -rf "$data" "$peer_out"
 echo "| server | p50 ms | p99 ms | krx p99 ms | server CPU s | client CPU s |"
 echo "|---|---|---|---|---|---|"
 tr ' ' '\n' <"$raw" | awk -F= '
