@@ -709,7 +709,7 @@ static int eio_packet(eio_t *s, const rt_eio_packet_t *p)
 
 /* ================================================================ polling */
 
-static void poll_get(rt_sio_hub_t *hub, eio_t *s, rt_http_req_t *req)
+static void poll_get_now(rt_sio_hub_t *hub, eio_t *s, rt_http_req_t *req)
 {
     pthread_mutex_lock(&s->mu);
     if (s->bye_ms && !s->closed) {
@@ -758,6 +758,47 @@ static void poll_get(rt_sio_hub_t *hub, eio_t *s, rt_http_req_t *req)
     s->get = req;
     s->get_worker = req->worker;
     pthread_mutex_unlock(&s->mu);
+}
+
+/* The GET's worker again, once the probe's worker has read its input. */
+static void get_ordered(rt_worker_t *w, void *a, void *b)
+{
+    (void)w;
+    eio_t *s = a;
+    poll_get_now(s->hub, s, b);
+    eio_unref(s);
+}
+
+/* The probe WebSocket's worker, for a GET that reached another worker
+ * during an upgrade. What the client sent on the WebSocket before this GET
+ * (2probe, 5) was in the kernel before the GET's connection existed, so
+ * this worker has read it by the time this post runs (epoll reports ready
+ * sockets in the order they became ready). Decided back on the GET's
+ * worker, the GET sees the upgrade the client had asked for first: a 400,
+ * not a noop, as in a single-threaded server. */
+static void get_after_probe(rt_worker_t *w, void *a, void *b)
+{
+    (void)w;
+    eio_t *s = a;
+    rt_http_req_t *req = b;
+    if (stopping(s))
+        poll_get_now(s->hub, s, req); /* the workers are gone: no more posts */
+    else
+        post(req->worker, get_ordered, s, req);
+    eio_unref(s);
+}
+
+static void poll_get(rt_sio_hub_t *hub, eio_t *s, rt_http_req_t *req)
+{
+    pthread_mutex_lock(&s->mu);
+    rt_worker_t *probe = NULL;
+    if (s->ws != NULL && !s->upgraded && s->ws_worker != req->worker)
+        probe = s->ws_worker;
+    pthread_mutex_unlock(&s->mu);
+    if (probe != NULL)
+        post(probe, get_after_probe, s, req);
+    else
+        poll_get_now(hub, s, req);
 }
 
 static void poll_post(rt_sio_hub_t *hub, eio_t *s, rt_http_req_t *req)
