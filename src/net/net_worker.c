@@ -24,6 +24,7 @@ void rt_server_config_defaults(rt_server_config_t *cfg)
     cfg->header_timeout_ms = RT_HTTP_HEADER_TIMEOUT_MS;
     cfg->idle_timeout_ms = RT_HTTP_IDLE_TIMEOUT_MS;
     cfg->flush_pacing_max_ms = RT_NET_FLUSH_PACE_MAX_MS_DEFAULT;
+    cfg->io_uring = 1;
 }
 
 /* ================================================================== posts */
