@@ -197,6 +197,18 @@ static int parse_count(const char *name, const char *v, int64_t min, int64_t max
     return 0;
 }
 
+/* 0 if v is a, 1 if it is b; otherwise says what --name takes and
+ * returns -1. */
+static int parse_choice(const char *name, const char *v, const char *a, const char *b)
+{
+    if (strcmp(v, a) == 0)
+        return 0;
+    if (strcmp(v, b) == 0)
+        return 1;
+    fprintf(stderr, "realtime: --%s must be %s or %s (got \"%s\")\n", name, a, b, v);
+    return -1;
+}
+
 static int set_copy(char *dst, size_t cap, const char *name, const char *v)
 {
     if (strlen(v) >= cap) {
@@ -334,6 +346,7 @@ static int apply_webhook(const opt_t *o, const char *v, rt_wh_config_t *w)
 
 static int apply(const opt_t *o, const char *v, config_t *c)
 {
+    int choice;
     if (o->id >= OPT_WH_SCHEDULE)
         return apply_webhook(o, v, &c->webhooks);
     if (o->id >= OPT_SIO_PING)
@@ -359,19 +372,13 @@ static int apply(const opt_t *o, const char *v, config_t *c)
         c->log_json = strcmp(v, "json") == 0;
         return 0;
     case OPT_FSYNC:
-        if (strcmp(v, "normal") != 0 && strcmp(v, "always") != 0) {
-            fprintf(stderr, "realtime: --fsync must be normal or always\n");
-            return -1;
-        }
-        c->fsync = strcmp(v, "always") == 0 ? RT_STORE_FSYNC_ALWAYS : RT_STORE_FSYNC_NORMAL;
-        return 0;
+        choice = parse_choice(o->flag, v, "normal", "always");
+        c->fsync = choice == 1 ? RT_STORE_FSYNC_ALWAYS : RT_STORE_FSYNC_NORMAL;
+        return choice < 0 ? -1 : 0;
     case OPT_IO_URING:
-        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
-            fprintf(stderr, "realtime: --io-uring must be on or off\n");
-            return -1;
-        }
-        c->io_uring = strcmp(v, "on") == 0;
-        return 0;
+        choice = parse_choice(o->flag, v, "off", "on");
+        c->io_uring = choice == 1;
+        return choice < 0 ? -1 : 0;
     default:
         return apply_int(o, v, c);
     }

@@ -33,22 +33,25 @@ test('bad option values exit 2 and name the option', () => {
   assert.match(unknown.stderr, /no-such-option/);
 });
 
+// n WebSocket clients subscribed to topic; each records the seqs it receives.
+const subscribers = (url, topic, n) => Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
+  const ws = new WebSocket(url, { maxPayload: 1 << 20 });
+  const got = [];
+  ws.on('message', (m) => {
+    const f = JSON.parse(m);
+    if (f.type === 'ack' && f.id === 's') resolve({ ws, got });
+    if (f.type === 'event') got.push(f.seq);
+  });
+  ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topic, id: 's' })));
+  ws.on('error', reject);
+})));
+
 test('--flush-pacing-max-ms 0 (pacing off): events still reach every subscriber in order', async () => {
   const srv = await startServer({ args: ['--flush-pacing-max-ms', '0'] });
   try {
     const { E, key } = await setupEnv(srv, ['cli.t']);
     const url = `${srv.wsUrl}${E}/ws?token=${key}`;
-    const clients = await Promise.all(Array.from({ length: 150 }, () => new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
-      const got = [];
-      ws.on('message', (m) => {
-        const f = JSON.parse(m);
-        if (f.type === 'ack' && f.id === 's') resolve({ ws, got });
-        if (f.type === 'event') got.push(f.seq);
-      });
-      ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topic: 'cli.t', id: 's' })));
-      ws.on('error', reject);
-    })));
+    const clients = await subscribers(url, 'cli.t', 150);
     for (let i = 0; i < 20; i++) {
       const r = await srv.api('POST', `${E}/topics/cli.t/events`, { payload: { i } });
       assert.equal(r.status, 201, r.text);
@@ -78,17 +81,7 @@ for (const mode of ['on', 'off']) {
     try {
       const { E, key } = await setupEnv(srv, ['stall.t']);
       const url = `${srv.wsUrl}${E}/ws?token=${key}`;
-      const clients = await Promise.all(Array.from({ length: 12 }, () => new Promise((resolve, reject) => {
-        const ws = new WebSocket(url, { maxPayload: 1 << 20 });
-        const got = [];
-        ws.on('message', (m) => {
-          const f = JSON.parse(m);
-          if (f.type === 'ack' && f.id === 's') resolve({ ws, got });
-          if (f.type === 'event') got.push(f.seq);
-        });
-        ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topic: 'stall.t', id: 's' })));
-        ws.on('error', reject);
-      })));
+      const clients = await subscribers(url, 'stall.t', 12);
       const stalled = clients[5];
       stalled.ws._socket.pause();
       const total = 256;
