@@ -64,8 +64,8 @@ static void on_async(uv_async_t *h)
 }
 
 /*
- * Flush pacing. A flush round costs about one write system call per dirty
- * connection, nearly whatever the bytes (~17 us each over loopback on the
+ * Flush pacing. A flush round costs about one kernel send per dirty
+ * connection, nearly whatever the bytes (11-17 us each over loopback on the
  * project's VM, docs/internals/server.md), so under a flood the cheapest
  * frames are those written later, together. A round that wrote to at least
  * RT_NET_FLUSH_PACE_MIN_CONNS connections and took r of wall time holds the

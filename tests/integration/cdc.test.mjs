@@ -10,8 +10,7 @@ import { startPostgres } from './lib/postgres.mjs';
 import { connect, wsUrl } from './lib/ws.mjs';
 import http from 'node:http';
 import { Webhook } from 'standardwebhooks';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from './lib/wait.mjs';
 
 let db;
 let srv;

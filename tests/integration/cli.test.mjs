@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import WebSocket from 'ws';
 import { BIN, startServer, setupEnv } from './lib/server.mjs';
+import { until } from './lib/wait.mjs';
 
 const run = (...args) => spawnSync(BIN, args, { encoding: 'utf8', timeout: 20000 });
 
@@ -92,15 +93,11 @@ for (const mode of ['on', 'off']) {
       }
       const want = Array.from({ length: total }, (_, i) => i + 1);
       const others = clients.filter((c) => c !== stalled);
-      const until = async (cond) => {
-        const end = Date.now() + 20000;
-        while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-      };
-      await until(() => others.every((c) => c.got.length >= total));
+      await until(() => others.every((c) => c.got.length >= total), 20000, 'every other reader to get all events');
       for (const c of others) assert.deepEqual(c.got, want);
       assert.ok(stalled.got.length < total, `the stalled reader was really stalled (${stalled.got.length} events read)`);
       stalled.ws._socket.resume();
-      await until(() => stalled.got.length >= total);
+      await until(() => stalled.got.length >= total, 20000, 'the stalled reader to catch up');
       assert.deepEqual(stalled.got, want);
       for (const c of clients) c.ws.close();
       // Which path ran is said at start-up (on falls back where the kernel refuses io_uring).

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
 import { startServer, setupEnv } from './lib/server.mjs';
 import { connect as wsConnect, wsUrl } from './lib/ws.mjs';
+import { sleep } from './lib/wait.mjs';
 
 let srv;
 before(async () => { srv = await startServer({ args: ['--socketio-ping-interval-ms', '2000', '--socketio-ping-timeout-ms', '1500'] }); });
@@ -19,8 +20,6 @@ async function token(ctx, body) {
   assert.equal(r.status, 201, r.text);
   return r.json.token;
 }
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function client(ctx, auth, opts = {}) {
   return io(`${srv.url}/${ctx.app}/${ctx.env}`, { auth, forceNew: true, ...opts });

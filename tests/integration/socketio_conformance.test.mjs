@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import WebSocket from 'ws';
 import { startServer } from './lib/server.mjs';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from './lib/wait.mjs';
 
 // A raw WebSocket whose messages are queued, so none is missed between two
 // awaits; each message records when it arrived.

@@ -9,12 +9,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
 import { startServer, setupEnv } from './lib/server.mjs';
+import { sleep, until } from './lib/wait.mjs';
 
 let srv;
 before(async () => { srv = await startServer({}); });
 after(async () => { const r = await srv.stop(); srv.cleanup(); assert.equal(r.code, 0, srv.stderr); });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function token(server, ctx) {
   const r = await server.api('POST', `${ctx.E}/tokens`, { sub: 'u', subscribe: ['>'] }, ctx.key);
@@ -36,14 +35,6 @@ function collect(s) {
     if (name.startsWith('event:')) events.push({ topic: name.slice(6), env: args[0], offset: args[args.length - 1], nargs: args.length });
   });
   return events;
-}
-
-async function until(cond, ms = 10000) {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timeout');
-    await sleep(50);
-  }
 }
 
 // "v1~t1:5~pa.*" -> { t: Map(tid -> seq), p: [patterns] }

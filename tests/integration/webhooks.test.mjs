@@ -8,18 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { startServer, setupEnv } from './lib/server.mjs';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(fn, ms = 10000, what = 'condition') {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-    await sleep(25);
-  }
-}
+import { sleep, until } from './lib/wait.mjs';
 
 // A receiver: behave(req, body, n) returns {status, headers, delayMs, hang}
 // (n counts requests per webhook-id, from 1). Every request is verified with

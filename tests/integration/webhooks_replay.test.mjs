@@ -8,19 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startServer, setupEnv } from './lib/server.mjs';
+import { sleep, until } from './lib/wait.mjs';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const HOLD_MS = 2500; // the first attempt of each webhook-id is answered this late
-
-async function until(fn, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-    await sleep(25);
-  }
-}
 
 // Records, per webhook-id, every request as [start, end] and the largest
 // number of requests for that id open at once.
