@@ -731,16 +731,6 @@ static void kw_deps(nb_t *b, const char *kw, int want_schemas, int want_arrays, 
     kwp->u.deps.n = n;
 }
 
-static uint32_t name_hash(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static void props_hash(sc_arena_t *a, sc_props_t *p)
 {
     size_t cap = 4;
@@ -749,7 +739,7 @@ static void props_hash(sc_arena_t *a, sc_props_t *p)
     p->nslots = cap;
     p->slots = rt_schema_arena_alloc(a, cap * sizeof(*p->slots));
     for (size_t i = 0; i < p->nprops; i++) {
-        size_t h = name_hash(p->props[i].name, p->props[i].len) & (cap - 1);
+        size_t h = rt_schema_name_hash(p->props[i].name, p->props[i].len) & (cap - 1);
         while (p->slots[h])
             h = (h + 1) & (cap - 1);
         p->slots[h] = (uint32_t)(i + 1);

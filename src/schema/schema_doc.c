@@ -88,16 +88,6 @@ static void *doc_alloc(sc_doc_t *d, size_t n)
 
 /* ========================================================== key index */
 
-static uint32_t key_hash(const char *k, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static size_t index_slots(size_t n)
 {
     size_t s = 32;
@@ -126,7 +116,7 @@ static int index_build(sc_member_t *m, size_t n)
     size_t mask = index_slots(n) - 1;
     memset(slots, 0, (mask + 1) * sizeof(uint32_t));
     for (size_t i = 0; i < n; i++) {
-        size_t s = key_hash(m[i].key, m[i].klen) & mask;
+        size_t s = rt_schema_name_hash(m[i].key, m[i].klen) & mask;
         for (; slots[s]; s = (s + 1) & mask) {
             if (key_eq(&m[slots[s] - 1], m[i].key, m[i].klen))
                 return RT_EPROTO;
@@ -162,7 +152,7 @@ const sc_val_t *rt_schema_val_get(const sc_val_t *o, const char *k, size_t klen)
     }
     const uint32_t *slots = (const uint32_t *)(m + n);
     size_t mask = index_slots(n) - 1;
-    for (size_t s = key_hash(k, klen) & mask; slots[s]; s = (s + 1) & mask) {
+    for (size_t s = rt_schema_name_hash(k, klen) & mask; slots[s]; s = (s + 1) & mask) {
         if (key_eq(&m[slots[s] - 1], k, klen))
             return &m[slots[s] - 1].val;
     }

@@ -216,6 +216,19 @@ static inline int rt_schema_bytes_eq(const char *a, const char *b, size_t n)
     return n == 0 || (a[0] == b[0] && memcmp(a, b, n) == 0);
 }
 
+/* FNV-1a of a member name: the one hash of the property tables (built by
+ * schema_compile.c, probed by schema_validate.c) and the document key index
+ * (schema_doc.c). Tables built and probed must use the same function. */
+static inline uint32_t rt_schema_name_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
 /* The member value of object o named k (klen bytes), or NULL. */
 const sc_val_t *rt_schema_val_get(const sc_val_t *o, const char *k, size_t klen);
 /* The same, trying member *hint first and leaving *hint just after the

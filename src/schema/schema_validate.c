@@ -448,11 +448,7 @@ static const sc_prop_t *find_prop(const sc_props_t *p, const char *k, size_t kle
         *next = (size_t)(guess - p->props) + 1;
         return guess;
     }
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < klen; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 16777619u;
-    }
+    uint32_t h = rt_schema_name_hash(k, klen);
     size_t mask = p->nslots - 1;
     for (size_t i = h & mask; p->slots[i]; i = (i + 1) & mask) {
         const sc_prop_t *pr = &p->props[p->slots[i] - 1];
